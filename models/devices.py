@@ -1,0 +1,70 @@
+"""Brian2 device set-up in one place: runtime (numpy) and cpp_standalone with a build cache.
+
+Standalone programs are built once per structure into ``<cache>/<device>-<hash>``
+(the hash of :meth:`NetworkSpec.key`); a later process with the same structure
+regenerates identical sources, which Brian2 does not rewrite, so ``make``
+recompiles nothing.  A lock file keeps two processes out of one build folder:
+the second one takes the next free folder of the same key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from pathlib import Path
+
+import brian2
+from brian2 import device, prefs, set_device
+
+DEVICES = ("runtime", "cpp_standalone")
+DEFAULT_CACHE = Path(os.environ.get("BRP_SNN_CACHE", Path.home() / ".cache" / "brp_snn"))
+
+
+@contextlib.contextmanager
+def runtime(seed: int):
+    """Brian2's runtime device with the numpy target (no compilation), seeded."""
+    set_device("runtime")
+    prefs.codegen.target = "numpy"
+    brian2.seed(seed)
+    yield
+
+
+class StandaloneBuild:
+    """One compiled ``cpp_standalone`` program in the build cache, rerun with ``run_args``."""
+
+    def __init__(self, key: str, device_name: str = "cpp_standalone", cache_dir=None):
+        if device_name not in DEVICES:
+            raise ValueError(f"unknown device {device_name!r}; expected one of {DEVICES}")
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        root = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
+        root.mkdir(parents=True, exist_ok=True)
+        for k in range(64):
+            directory = root / (f"{device_name}-{digest}" + ("" if k == 0 else f"-{k}"))
+            lock = open(f"{directory}.lock", "w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            self.directory, self._lock = directory, lock
+            break
+        else:
+            raise RuntimeError(f"no free build folder for {key!r} under {root}")
+        self.device_name = device_name
+
+    @contextlib.contextmanager
+    def activate(self, seed: int):
+        set_device(self.device_name, build_on_run=False, directory=str(self.directory))
+        device.reinit()
+        device.activate(build_on_run=False, directory=str(self.directory))
+        prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
+        brian2.seed(seed)
+        yield
+
+    def build(self):
+        device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
+
+    def run(self, run_args: dict, progress=None):
+        device.run(directory=str(self.directory), with_output=progress is not None, run_args=run_args)

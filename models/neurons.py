@@ -1,0 +1,211 @@
+"""Spiking neuron models of BRP-SNN (Zhang et al., IEEE TNNLS 2021, eq. 2).
+
+Eq. 2 of the paper is a leaky integrate-and-fire neuron whose leak is switched
+off by a ``Spike`` flag during the refractory period ``tau_ref`` (the potential
+is reset, not clamped; input keeps arriving):
+
+    C dV/dt = -g (V - V_rest) (1 - Spike) + sum_j W_ij X_j
+
+The authors' released code integrates it as the recurrence
+
+    mem(t) = decay * mem(t-1) * (1 - spike(t-1)) + W x(t),   spike(t) = mem(t) > 0.5
+
+with ``decay = 0.2``.  :meth:`LIFParameters.authors` is the parametrisation that
+reproduces that recurrence exactly (tau_m = 1 ms / ln 5, so that the leak
+integrated over dt = 1 ms is 0.2; V_reset = V_rest = 0; V_th = 0.5 mV).
+
+Every time step of a layer runs in this order (see :mod:`models.network`):
+the membrane ODE (Brian2 state updater), the synaptic input of this step
+(``integrate_code``), the threshold, the reset.  Synapses accumulate the
+weights of arriving spikes in ``I`` (one variable per synaptic event), so an
+input arriving in the step of a spike still counts, as in the recurrence.
+
+Units: membrane potentials in volt; synaptic weights are dimensionless and
+scaled by ``w_unit`` (volt for current-based, siemens for conductance-based).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from brian2 import (
+    Equations,
+    Quantity,
+    check_units,
+    farad,
+    mV,
+    ms,
+    nS,
+    pF,
+    siemens,
+)
+
+# Eq. 2 with the Spike flag: Brian2's ``(unless refractory)`` stops the leak
+# while the neuron is refractory (Spike = 1); input still arrives through I.
+LIF_EQUATIONS = """
+dv/dt = -(v - v_rest) / tau_m : volt (unless refractory)  # eq. 2, leak gated by (1 - Spike)
+"""
+
+# Conductance-based variant: excitatory and inhibitory conductances with
+# reversal potentials; positive weights excite, negative weights inhibit.
+COBA_EQUATIONS = """
+dv/dt = (g_leak * (v_rest - v) + g_e * (E_e - v) + g_i * (E_i - v)) / C_m : volt (unless refractory)  # membrane
+dg_e/dt = -g_e / tau_e : siemens  # excitatory conductance
+dg_i/dt = -g_i / tau_i : siemens  # inhibitory conductance
+I_inh : 1  # inhibitory synaptic input arriving in this time step (sum of |w|)
+"""
+
+# Variables common to every model used in a layer.
+LAYER_VARIABLES = """
+I : 1  # synaptic input arriving in this time step (sum of weights of arriving spikes)
+bias : 1  # bias, added every time step (in units of w_unit)
+cnt : 1  # spikes of this neuron in the current sample
+gate_sum : 1  # sum over the sample's steps of the pseudo-gradient of eq. 10
+"""
+
+
+@dataclass(frozen=True)
+class LIFParameters:
+    """Parameters of the eq. 2 LIF neuron.
+
+    Attributes
+    ----------
+    tau_m : second
+        Membrane time constant C/g.
+    v_rest, v_reset, v_th : volt
+        Resting, reset and threshold potentials.
+    tau_ref : second
+        Refractory period, during which the leak is off (the Spike flag of eq. 2).
+    w_unit : volt
+        Potential added by a synaptic weight of 1.
+    gate_width : volt
+        Half-width ``a`` of the rectangular pseudo-gradient of eq. 10,
+        ``f'(V) = 1/(2a) if |V - V_th| < a``.
+    """
+
+    tau_m: Quantity = field(default_factory=lambda: 1 * ms / math.log(5.0))
+    v_rest: Quantity = field(default_factory=lambda: 0 * mV)
+    v_reset: Quantity = field(default_factory=lambda: 0 * mV)
+    v_th: Quantity = field(default_factory=lambda: 0.5 * mV)
+    tau_ref: Quantity = field(default_factory=lambda: 1 * ms)
+    w_unit: Quantity = field(default_factory=lambda: 1 * mV)
+    gate_width: Quantity = field(default_factory=lambda: 0.5 * mV)
+
+    kind = "lif"
+
+    @classmethod
+    def authors(cls) -> LIFParameters:
+        """The parametrisation equal to the authors' recurrence (decay 0.2, threshold 0.5)."""
+        return cls()
+
+    @classmethod
+    @check_units(C=farad, g=siemens, result=None)
+    def from_membrane(cls, C, g, **kwargs) -> LIFParameters:
+        """Physical parametrisation from a capacitance ``C`` (farad) and leak conductance ``g`` (siemens)."""
+        return cls(tau_m=C / g, **kwargs)
+
+    def decay(self, dt) -> float:
+        """Leak factor over one time step ``dt`` (0.2 for the authors' parametrisation at 1 ms)."""
+        return float(math.exp(-float(dt / self.tau_m)))
+
+    @property
+    def equations(self) -> Equations:
+        return Equations(LIF_EQUATIONS) + Equations(LAYER_VARIABLES)
+
+    @property
+    def integrate_code(self) -> str:
+        """Run once per step, after incoming synapses: add this step's input (eq. 2's sum W X)."""
+        return "v += (I + bias) * w_unit\nI = 0"
+
+    on_pre = "I_post += w"
+
+    @property
+    def namespace(self) -> dict:
+        return {
+            "tau_m": self.tau_m,
+            "v_rest": self.v_rest,
+            "v_reset": self.v_reset,
+            "v_th": self.v_th,
+            "w_unit": self.w_unit,
+            "gate_width": self.gate_width,
+            "gate_height": float(self.w_unit / (2 * self.gate_width)),
+        }
+
+
+@dataclass(frozen=True)
+class COBAParameters:
+    """Parameters of the conductance-based LIF variant.
+
+    Attributes
+    ----------
+    C_m : farad
+        Membrane capacitance.
+    g_leak : siemens
+        Leak conductance.
+    v_rest, v_reset, v_th : volt
+        Resting, reset and threshold potentials.
+    E_e, E_i : volt
+        Reversal potentials of excitatory and inhibitory conductances.
+    tau_e, tau_i : second
+        Decay time constants of the conductances.
+    tau_ref : second
+        Refractory period (leak and conductance drive off, input still accumulates).
+    w_unit : siemens
+        Conductance increment of a synaptic weight of 1.
+    bias_unit : volt
+        Potential added per step by a bias of 1.
+    gate_width : volt
+        Half-width of the pseudo-gradient window of eq. 10.
+    """
+
+    C_m: Quantity = field(default_factory=lambda: 200 * pF)
+    g_leak: Quantity = field(default_factory=lambda: 10 * nS)
+    v_rest: Quantity = field(default_factory=lambda: -65 * mV)
+    v_reset: Quantity = field(default_factory=lambda: -65 * mV)
+    v_th: Quantity = field(default_factory=lambda: -50 * mV)
+    E_e: Quantity = field(default_factory=lambda: 0 * mV)
+    E_i: Quantity = field(default_factory=lambda: -80 * mV)
+    tau_e: Quantity = field(default_factory=lambda: 5 * ms)
+    tau_i: Quantity = field(default_factory=lambda: 10 * ms)
+    tau_ref: Quantity = field(default_factory=lambda: 1 * ms)
+    w_unit: Quantity = field(default_factory=lambda: 50 * nS)
+    bias_unit: Quantity = field(default_factory=lambda: 1 * mV)
+    gate_width: Quantity = field(default_factory=lambda: 7.5 * mV)
+
+    kind = "coba"
+
+    @property
+    def equations(self) -> Equations:
+        return Equations(COBA_EQUATIONS) + Equations(LAYER_VARIABLES)
+
+    @property
+    def integrate_code(self) -> str:
+        return "g_e += I * w_unit\ng_i += I_inh * w_unit\nv += bias * bias_unit\nI = 0\nI_inh = 0"
+
+    on_pre = "I_post += w * int(w > 0)\nI_inh_post -= w * int(w < 0)"
+
+    @property
+    def namespace(self) -> dict:
+        names = ("C_m", "g_leak", "v_rest", "v_reset", "v_th", "E_e", "E_i", "tau_e", "tau_i")
+        ns = {name: getattr(self, name) for name in names}
+        ns.update(w_unit=self.w_unit, bias_unit=self.bias_unit, gate_width=self.gate_width, gate_height=1.0)
+        return ns
+
+
+NEURON_MODELS = {"lif": LIFParameters, "coba": COBAParameters}
+
+
+def neuron_parameters(kind: str) -> LIFParameters | COBAParameters:
+    """Default parameters of the neuron model named ``kind`` ('lif' or 'coba')."""
+    try:
+        return NEURON_MODELS[kind]()
+    except KeyError:
+        raise ValueError(f"unknown neuron model {kind!r}; expected one of {sorted(NEURON_MODELS)}") from None
+
+
+# The pseudo-gradient of eq. 10, accumulated over the steps of a sample,
+# evaluated on the potential that the threshold sees (before the reset).
+GATE_CODE = "gate_sum += gate_height * int(abs(v - v_th) < gate_width)"
+THRESHOLD = "v > v_th"
+RESET = "v = v_reset\ncnt += 1"

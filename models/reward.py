@@ -1,0 +1,84 @@
+"""The reward neuron group and its fixed random feedback (eqs. 4-7, Zhang et al., 2021).
+
+The reward group has one neuron per class; during a sample the neuron of the
+target class spikes at every step (eq. 4, ``Label_spikes(t)``), so that its
+count ``lcnt`` is T times the one-hot label.  At the sample's end the group
+holds the output rates ``y`` (eq. 6) and computes the reward signal TP
+(label, error ``y - onehot`` of eq. 5, or its sign, eq. 7).
+
+Each hidden layer l receives ``B^l TP`` through a Synapses object from the
+reward group whose weights ``b_fb`` are drawn once (seeded) and never trained;
+the output layer receives the one-hot target through one-to-one synapses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from brian2 import Equations, NeuronGroup, Synapses
+
+REWARD_EQUATIONS = """
+lcnt : 1  # label spikes in the current sample: T x one-hot (eq. 4)
+y : 1  # output rate of this class in the sample (eq. 6)
+tp : 1  # reward signal TP (eqs. 4, 5, 7)
+"""
+
+
+def reward_group(n_classes: int, signal: str, namespace: dict, dt) -> NeuronGroup:
+    """Neuron ``i`` spikes at every step of a sample whose label (TimedArray ``label``) is ``i``."""
+    return NeuronGroup(
+        n_classes,
+        Equations(REWARD_EQUATIONS),
+        threshold="abs(label(t) - i) < 0.5",
+        reset="lcnt += 1",
+        namespace=namespace,
+        dt=dt,
+        name="reward",
+    )
+
+
+def _at_sample_end(synapses: Synapses, variable: str, clock, order: int) -> None:
+    """Run a summed variable once per sample, at the boundary, in the given order."""
+    updater = synapses.summed_updaters[variable]
+    updater._clock = clock
+    updater.when, updater.order = "start", order
+
+
+def feedback_synapses(reward, layer, role: str, b_matrix, namespace, clock, order) -> Synapses:
+    """Fixed random feedback into a hidden layer (``B^l TP``), or the one-hot target into the output."""
+    n_classes, size = len(reward), len(layer)
+    if role == "output":
+        synapses = Synapses(
+            reward, layer, model="fb_post = lcnt_pre * inv_T : 1 (summed)",
+            namespace=namespace, name=f"feedback_{layer.name}",
+        )
+        synapses.connect(j="i")
+    else:
+        b_matrix = np.asarray(b_matrix, dtype=float)
+        if b_matrix.shape != (n_classes, size):
+            raise ValueError(f"B for {layer.name} has shape {b_matrix.shape}, expected {(n_classes, size)}")
+        synapses = Synapses(
+            reward, layer,
+            model="b_fb : 1 (constant)  # fixed random feedback weight\nfb_post = b_fb * tp_pre : 1 (summed)",
+            namespace=namespace, name=f"feedback_{layer.name}",
+        )
+        synapses.connect(i=np.repeat(np.arange(n_classes), size), j=np.tile(np.arange(size), n_classes))
+        synapses.b_fb = b_matrix.ravel()
+    _at_sample_end(synapses, "fb_post", clock, order)
+    return synapses
+
+
+def output_to_reward(output, reward, namespace, clock, order) -> Synapses:
+    """One-to-one synapses that give the reward group the output rates y (eq. 6)."""
+    synapses = Synapses(
+        output, reward, model="y_post = cnt_pre * inv_T : 1 (summed)", namespace=namespace,
+        name="output_reward",
+    )
+    synapses.connect(j="i")
+    _at_sample_end(synapses, "y_post", clock, order)
+    return synapses
+
+
+def kaiming_uniform(rng: np.random.Generator, n_classes: int, size: int) -> np.ndarray:
+    """B^l as in the authors' (DRTP) code: Kaiming-uniform, bound sqrt(6 / size), shape (classes, size)."""
+    bound = np.sqrt(6.0 / size)
+    return rng.uniform(-bound, bound, size=(n_classes, size))

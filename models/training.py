@@ -1,0 +1,193 @@
+"""Compile once, run an epoch per call (DESIGN.md mechanisms 1-3).
+
+One run of the program is one training epoch (learning on) followed by the
+test set (learning off) in a single simulation.  In ``cpp_standalone`` the
+program is built once per structure (cached on disk, :mod:`models.devices`)
+and every epoch is ``device.run(run_args=...)`` with the new sample order,
+optimizer schedules, weights and optimizer state; the weights are read back
+after the run.  The ``runtime`` device (numpy target, for small tests) builds
+the same network anew for each run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from models import devices, reward
+from models.network import NetworkSpec, RunInputs, build_network
+from models.rules import brp
+
+SPLIT_NONE, SPLIT_TRAIN, SPLIT_TEST = 0, 1, 2
+
+
+def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Learned arrays before training, PyTorch ``nn.Linear`` style: U(+-1/sqrt(fan_in))."""
+    state = {}
+    n_pre = spec.n_inputs
+    previous = "input"
+    for name, size in zip(spec.layer_names, spec.sizes):
+        bound = 1.0 / np.sqrt(n_pre)
+        synapses = f"{previous}_{name}"
+        state[f"{synapses}.w"] = rng.uniform(-bound, bound, size=n_pre * size)
+        state[f"{name}.bias"] = rng.uniform(-bound, bound, size=size)
+        for array in (f"{synapses}.w", f"{name}.bias"):
+            state[f"{array}_m"] = np.zeros_like(state[array])
+            state[f"{array}_v"] = np.zeros_like(state[array])
+        n_pre, previous = size, name
+    state["optimizer_steps"] = np.zeros(1)
+    return state
+
+
+def feedback_matrices(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The fixed random B^l of every hidden layer (eq. 8), drawn once."""
+    return {
+        name: reward.kaiming_uniform(rng, spec.n_classes, size)
+        for name, size in zip(spec.layer_names[:-1], spec.sizes[:-1])
+    }
+
+
+def plan_run(
+    spec: NetworkSpec,
+    train_rows: np.ndarray,
+    test_rows: np.ndarray,
+    labels: np.ndarray,
+    lr: float,
+    optimizer_steps: int,
+) -> tuple[RunInputs, int]:
+    """Sample order, labels and optimizer schedules of one run; returns them and the new step count.
+
+    Slot s holds sample s; the operations at the start of slot s belong to
+    sample s-1, hence ``split_prev``.  Minibatch boundary b (slot b * batch_size)
+    applies the training samples of slots [(b-1) B, b B).
+    """
+    rows = np.concatenate([train_rows, test_rows]).astype(int)
+    if len(rows) != spec.n_slots:
+        raise ValueError(f"the run has {len(rows)} samples but the program was built for {spec.n_slots}")
+    n = spec.n_sample_slots
+    order = np.zeros(n)
+    order[: len(rows)] = rows
+    label = np.full(n, -1.0)
+    label[: len(rows)] = labels[rows]
+    split = np.zeros(n)
+    split[: len(train_rows)] = SPLIT_TRAIN
+    split[len(train_rows) : len(rows)] = SPLIT_TEST
+    split_prev = np.concatenate([[SPLIT_NONE], split[:-1]])
+
+    B = spec.batch_size
+    nb = spec.n_batch_slots
+    step_size, adam_eps, adam_on, grad_scale = np.zeros(nb), np.ones(nb), np.zeros(nb), np.ones(nb)
+    k = optimizer_steps
+    for b in range(1, nb):
+        n_train = int(np.sum(split[(b - 1) * B : b * B] == SPLIT_TRAIN))
+        if n_train == 0 or lr == 0:
+            continue
+        k += 1
+        adam_on[b], grad_scale[b] = 1.0, 1.0 / n_train
+        if spec.optimizer == "adam":
+            correction2 = 1 - brp.ADAM_BETA2**k
+            step_size[b] = lr * np.sqrt(correction2) / (1 - brp.ADAM_BETA1**k)
+            adam_eps[b] = brp.ADAM_EPS * np.sqrt(correction2)
+        else:
+            step_size[b] = lr
+    inputs = RunInputs(order, label, split_prev, step_size, adam_eps, adam_on, grad_scale)
+    return inputs, k
+
+
+@dataclass
+class RunResult:
+    """What one run (training epoch + test pass) produced."""
+
+    train_accuracy: float
+    test_accuracy: float
+    n_train: int
+    n_test: int
+    seconds: float
+    rates: dict[str, dict[str, float]]  # split -> layer -> mean spikes per neuron per step
+    predictions: np.ndarray  # predicted class of each sample of the run, in run order
+
+
+class Trainer:
+    """Owns the compiled program of one structure and runs it epoch by epoch."""
+
+    def __init__(self, spec, data, labels, feedback, device="cpp_standalone", seed=0, cache_dir=None):
+        self.spec, self.data, self.labels, self.feedback = spec, data, labels, feedback
+        self.device_name, self.seed = device, seed
+        self.build_seconds = 0.0
+        self._standalone = None
+        if device != "runtime":
+            self._standalone = devices.StandaloneBuild(spec.key(), device, cache_dir)
+            self._compile()
+
+    def _placeholder(self):
+        n = self.spec.n_slots
+        rows = np.arange(n) % len(self.data)
+        return plan_run(self.spec, rows[:1], rows[1:], self.labels, 0.0, 0)[0]
+
+    def _compile(self):
+        start = time.perf_counter()
+        with self._standalone.activate(self.seed):
+            state = initial_state(self.spec, np.random.default_rng(0))
+            self.net = build_network(self.spec, self.data, self._placeholder(), state, self.feedback)
+            self.net.run(self.spec.duration, report=None)
+            self._standalone.build()
+        self.build_seconds = time.perf_counter() - start
+
+    def _run_args(self, inputs: RunInputs, state: dict[str, np.ndarray]) -> dict:
+        net = self.net
+        args = {}
+        timed_arrays = net["input"].namespace  # the namespace shared by all groups holds the TimedArrays
+        for name in ("order", "label", "split_prev", "step_size", "adam_eps", "adam_on", "grad_scale"):
+            args[timed_arrays[name]] = np.ascontiguousarray(getattr(inputs, name), dtype=float)
+        for key, value in state.items():
+            if key == "optimizer_steps":
+                continue
+            obj, variable = key.split(".")
+            args[getattr(net[obj], variable)] = np.ascontiguousarray(value, dtype=float)
+        return args
+
+    def run(self, state, train_rows, test_rows, lr, epoch=0, progress=None):
+        """Train on ``train_rows`` (in that order), then test on ``test_rows``; return (result, new state)."""
+        inputs, steps = plan_run(
+            self.spec, train_rows, test_rows, self.labels, lr, int(state["optimizer_steps"][0])
+        )
+        start = time.perf_counter()
+        if self._standalone is None:
+            net = self._runtime_run(inputs, state, epoch)
+        else:
+            net = self.net
+            self._standalone.run(self._run_args(inputs, state), progress)
+        seconds = time.perf_counter() - start
+        new_state = {key: np.array(getattr(net[key.split(".")[0]], key.split(".")[1])[:]) for key in state
+                     if key != "optimizer_steps"}
+        new_state["optimizer_steps"] = np.array([steps], dtype=float)
+        counts = np.asarray(net["readout"].cnt[:])  # (n_classes, n_sample_slots)
+        n_run = len(train_rows) + len(test_rows)
+        predictions = np.argmax(counts[:, 1 : n_run + 1], axis=0)
+        truth = self.labels[np.concatenate([train_rows, test_rows]).astype(int)]
+        correct = predictions == truth
+        n_train = len(train_rows)
+        rates = {}
+        for split, n_samples in (("train", n_train), ("test", len(test_rows))):
+            rates[split] = {
+                name: float(np.mean(getattr(net[name], f"spikes_{split}")[:])) / max(n_samples, 1) / self.spec.T
+                for name in ["input"] + self.spec.layer_names
+            }
+        result = RunResult(
+            train_accuracy=float(np.mean(correct[:n_train])) if n_train else float("nan"),
+            test_accuracy=float(np.mean(correct[n_train:])) if len(test_rows) else float("nan"),
+            n_train=n_train,
+            n_test=len(test_rows),
+            seconds=seconds,
+            rates=rates,
+            predictions=predictions,
+        )
+        return result, new_state
+
+    def _runtime_run(self, inputs, state, epoch):
+        with devices.runtime(self.seed + epoch):
+            net = build_network(self.spec, self.data, inputs, state, self.feedback)
+            net.run(self.spec.duration)
+        return net
