@@ -16,11 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from brian2 import second
+
 from models import devices, reward
 from models.network import NetworkSpec, RunInputs, build_network
 from models.rules import brp
 
 SPLIT_NONE, SPLIT_TRAIN, SPLIT_TEST = 0, 1, 2
+REPORT_PERIOD = 10 * second  # progress lines within a run
 
 
 def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -131,7 +134,7 @@ class Trainer:
         with self._standalone.activate(self.seed):
             state = initial_state(self.spec, np.random.default_rng(0))
             self.net = build_network(self.spec, self.data, self._placeholder(), state, self.feedback)
-            self.net.run(self.spec.duration, report=None)
+            self.net.run(self.spec.duration, report="text", report_period=REPORT_PERIOD)
             self._standalone.build()
         self.build_seconds = time.perf_counter() - start
 

@@ -1,0 +1,164 @@
+"""The command line shared by every dataset protocol, and the epoch loop.
+
+Errors in what the user gave (arguments, data, results folder) end with one
+line ``<prog>: error: <what was wrong>`` on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.network import NetworkSpec
+from models.neurons import neuron_parameters
+from models.rules import brp
+from models.topology import TopologyError, dense_sizes
+from models.training import Trainer, feedback_matrices, initial_state
+from protocols import runs
+from protocols.datasets import DataError, Dataset
+
+RULES = ("brp",)
+DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+class UsageError(Exception):
+    """A bad argument value."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+@dataclass(frozen=True)
+class ProtocolDefaults:
+    topology: str
+    epochs: int
+    T: int = 20
+    lr: float = 1e-3
+    batch_size: int = 50
+    data_dir: str | None = None
+
+
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0 or (kind is float and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        return value
+
+    return parse
+
+
+def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.ArgumentParser:
+    p = OneLineParser(prog=f"python -m protocols.{protocol}", description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=defaults.data_dir, help="folder with the dataset in its official layout")
+    p.add_argument("--epochs", type=positive(int), default=defaults.epochs)
+    p.add_argument("--topology", default=defaults.topology, help="authors' format, e.g. FC_500_FC_10")
+    p.add_argument("--rule", choices=RULES, default="brp")
+    p.add_argument("--signal", choices=brp.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)")
+    p.add_argument("--form", choices=brp.FORMS, default="paper", help="hidden local error: paper h - B*TP, or code B*TP")
+    p.add_argument("--neuron", choices=("lif", "coba"), default="lif")
+    p.add_argument("--T", type=positive(int), default=defaults.T, help="time steps per sample")
+    p.add_argument("--alpha", type=positive(float), default=1.0, help="encoder factor of eq. 3")
+    p.add_argument("--lr", type=positive(float), default=defaults.lr)
+    p.add_argument("--batch-size", type=positive(int), default=defaults.batch_size)
+    p.add_argument("--optimizer", choices=brp.OPTIMIZERS, default="adam")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("runtime", "cpp_standalone"), default="cpp_standalone")
+    p.add_argument("--limit-train", type=positive(int), default=None, help="use the first N training samples")
+    p.add_argument("--limit-test", type=positive(int), default=None, help="use the first N test samples")
+    p.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    p.add_argument("--cache-dir", default=None, help="compiled-program cache (default ~/.cache/brp_snn)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue a run from its last finished epoch")
+    p.add_argument("--quiet", action="store_true", help="no progress output within epochs")
+    return p
+
+
+SETTINGS = ("data_dir", "epochs", "topology", "rule", "signal", "form", "neuron", "T", "alpha", "lr",
+            "batch_size", "optimizer", "seed", "device", "limit_train", "limit_test")
+
+
+def run_protocol(protocol: str, load: Callable[[argparse.Namespace], Dataset], defaults: ProtocolDefaults,
+                 argv=None) -> int:
+    """Parse ``argv``, train and test epoch by epoch, write the run folder; return the exit status."""
+    parser = build_parser(protocol, defaults)
+    args = parser.parse_args(argv)
+    try:
+        return _run(protocol, load, args, argv)
+    except (UsageError, TopologyError, DataError, runs.RunFolderError) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(protocol, load, args, argv) -> int:
+    folder = None
+    if args.resume:
+        folder = Path(args.resume)
+        settings = runs.read_config(folder)
+        explicit_epochs = argv is not None and "--epochs" in argv or argv is None and "--epochs" in sys.argv
+        if explicit_epochs:
+            settings["epochs"] = args.epochs
+        for key in SETTINGS:
+            setattr(args, key, settings[key])
+    dataset = load(args).limited(args.limit_train, args.limit_test)
+    if len(dataset.train_y) == 0 or len(dataset.test_y) == 0:
+        raise DataError(f"{protocol}: the data have no training or no test samples")
+    sizes = dense_sizes(args.topology, dataset.n_classes)
+    data = np.concatenate([dataset.train_x, dataset.test_x])
+    labels = np.concatenate([dataset.train_y, dataset.test_y])
+    n_train, n_test = len(dataset.train_y), len(dataset.test_y)
+    spec = NetworkSpec(
+        n_inputs=data.shape[1], sizes=tuple(sizes), n_rows=len(data), n_slots=n_train + n_test, T=args.T,
+        neuron=neuron_parameters(args.neuron), alpha=args.alpha, signal=args.signal, form=args.form,
+        optimizer=args.optimizer, batch_size=args.batch_size,
+    )
+    rng = np.random.default_rng(args.seed)
+    start_epoch, state, feedback = 0, None, None
+    if folder is not None:
+        start_epoch, state, feedback = runs.load_checkpoint(folder)
+        runs.truncate_metrics(folder, start_epoch)
+        print(f"resuming {folder} after epoch {start_epoch}", flush=True)
+    else:
+        folder = runs.create_run_folder(args.results_dir, protocol, args.rule, args.seed)
+        runs.write_config(folder, {k: getattr(args, k) for k in SETTINGS} | {"protocol": protocol,
+                          "n_train": n_train, "n_test": n_test, "sizes": sizes})
+    if not state:
+        feedback = feedback_matrices(spec, rng)
+        state = initial_state(spec, rng)
+    print(f"run folder: {folder}", flush=True)
+    print(f"{protocol}: {n_train} train / {n_test} test samples, {args.topology}, T={args.T}, "
+          f"rule={args.rule} ({args.signal}, {args.form}), {args.optimizer} lr={args.lr}, batch={args.batch_size}",
+          flush=True)
+    trainer = Trainer(spec, data, labels, feedback, device=args.device, seed=args.seed, cache_dir=args.cache_dir)
+    if args.device != "runtime":
+        print(f"program ready in {trainer.build_seconds:.1f} s ({trainer._standalone.directory})", flush=True)
+    for epoch in range(start_epoch + 1, args.epochs + 1):
+        order = np.random.default_rng([args.seed, epoch]).permutation(n_train)
+        tic = time.perf_counter()
+        result, state = trainer.run(state, order, np.arange(n_train, n_train + n_test), args.lr, epoch=epoch,
+                                    progress=None if args.quiet else True)
+        wall = time.perf_counter() - tic
+        rows = []
+        for split, accuracy, n in (("train", result.train_accuracy, n_train), ("test", result.test_accuracy, n_test)):
+            share = n / (n_train + n_test)
+            row = {"epoch": epoch, "split": split, "accuracy": accuracy, "n_samples": n,
+                   "seconds": result.seconds * share, "samples_per_s": (n_train + n_test) / result.seconds}
+            row.update({f"rate_{layer}": rate for layer, rate in result.rates[split].items()})
+            rows.append(row)
+        runs.append_metrics(folder, rows)
+        runs.save_checkpoint(folder, epoch, state, feedback)
+        print(f"epoch {epoch}/{args.epochs}: train {result.train_accuracy:.4f}  test {result.test_accuracy:.4f}  "
+              f"({(n_train + n_test) / result.seconds:.0f} samples/s, {wall:.1f} s)", flush=True)
+    print(f"run folder: {folder}", flush=True)
+    return 0

@@ -1,0 +1,34 @@
+"""Loaders from official dataset formats to numpy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class DataError(Exception):
+    """Data that are missing, unreadable or malformed (reported to the user, exit status 2)."""
+
+
+@dataclass
+class Dataset:
+    """Intensities in [0, 1] of shape (N, n_inputs) and integer labels."""
+
+    name: str
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    n_classes: int
+
+    def limited(self, n_train: int | None, n_test: int | None) -> "Dataset":
+        """The first ``n_train`` training and ``n_test`` test samples (all when None)."""
+        return Dataset(
+            self.name,
+            self.train_x[:n_train],
+            self.train_y[:n_train],
+            self.test_x[:n_test],
+            self.test_y[:n_test],
+            self.n_classes,
+        )
