@@ -20,13 +20,17 @@ spikes_test : 1  # spikes over the run's test samples
 BERNOULLI_THRESHOLD = "data((order(t) + 0.5) * sample_duration, i) > alpha * rand()"
 
 
-def bernoulli_input(n_inputs: int, namespace: dict, dt) -> NeuronGroup:
-    """The input group of eq. 3, named ``input``; ``namespace`` holds the TimedArrays and alpha."""
+def bernoulli_input(n_inputs: int, namespace: dict, dt, events=None) -> NeuronGroup:
+    """The input group of eq. 3, named ``input``; ``namespace`` holds the TimedArrays and alpha.
+
+    ``events`` are further custom events (name -> condition) of the group.
+    """
     return NeuronGroup(
         n_inputs,
         Equations(INPUT_EQUATIONS),
         threshold=BERNOULLI_THRESHOLD,
         reset="cnt += 1",
+        events=events,
         namespace=namespace,
         dt=dt,
         name="input",

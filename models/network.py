@@ -48,6 +48,17 @@ ORDER_ACCUMULATE = -4
 ORDER_APPLY = -3
 ORDER_RESET = -2
 
+# Custom event of a presynaptic neuron that spiked during the sample that ends now.
+SAMPLE_END = "sample_end"
+SAMPLE_END_CONDITION = "cnt > 0 and (t_in_timesteps % T_steps) == 0"
+
+
+STATISTICS_EQUATIONS = """
+spikes_train : 1  # spikes over the run's training samples
+spikes_test : 1  # spikes over the run's test samples
+"""
+STATISTICS_CODE = "spikes_train += cnt * int(split_prev(t) == 1)\nspikes_test += cnt * int(split_prev(t) == 2)"
+
 
 @dataclass(frozen=True)
 class NetworkSpec:
@@ -138,8 +149,8 @@ class RunInputs:
     grad_scale: np.ndarray  # (n_batch_slots,) 1 / samples in the minibatch
 
 
-def _schedule_layer(group: NeuronGroup, position: int) -> None:
-    """Put a layer's per-step operations in slot 'groups', after the layers before it."""
+def _schedule(group: NeuronGroup, position: int) -> None:
+    """Put a group's per-step operations in slot 'groups', after the layers before it."""
     base = 10 * position
     group.state_updater.when, group.state_updater.order = "groups", base
     group.thresholder["spike"].when, group.thresholder["spike"].order = "groups", base + 3
@@ -149,6 +160,65 @@ def _schedule_layer(group: NeuronGroup, position: int) -> None:
 def _sample_ops(group, code: str, order: int, dt, name: str):
     """An operation at sample (or minibatch) boundaries, in slot 'start' with the given order."""
     return group.run_regularly(code, dt=dt, when="start", order=order, name=name)
+
+
+def spiking_layer(neuron, size: int, position: int, namespace: dict, dt, name: str, model=None):
+    """A layer of ``neuron`` (eq. 2 or conductance-based) at ``position`` in the per-step schedule.
+
+    Returns the group and its per-step operation that consumes the step's
+    synaptic input and accumulates the pseudo-gradient (eq. 10).
+    """
+    layer = NeuronGroup(
+        size,
+        neuron.equations + (model if model is not None else Equations("")),
+        threshold=THRESHOLD,
+        reset=RESET,
+        refractory=neuron.tau_ref,
+        method="exact" if isinstance(neuron, LIFParameters) else "exponential_euler",
+        events={SAMPLE_END: SAMPLE_END_CONDITION},
+        namespace=namespace,
+        dt=dt,
+        name=name,
+    )
+    layer.v = neuron.v_reset
+    _schedule(layer, position)
+    _schedule_sample_end(layer)
+    integrate = layer.run_regularly(
+        neuron.integrate_code + "\n" + GATE_CODE, when="groups", order=10 * position + 1, name=f"{name}_integrate"
+    )
+    return layer, integrate
+
+
+def _schedule_sample_end(group: NeuronGroup) -> None:
+    """The custom event of neurons that spiked in the sample, raised at its end (before the reset)."""
+    group.thresholder[SAMPLE_END].when = "start"
+    group.thresholder[SAMPLE_END].order = ORDER_ACCUMULATE - 1
+
+
+def dense_connection(pre, post, neuron, position: int, namespace: dict, dt, model=None) -> Synapses:
+    """All-to-all synapses ``pre -> post`` (row-major: synapse k = i * len(post) + j).
+
+    Pathway ``pre`` adds the weights of this step's spikes to ``I_post``; pathway
+    ``sample_end`` visits, at a sample's end, only the synapses of inputs that
+    spiked in it and accumulates their gradient ``delta_post * r_pre`` (eq. 8).
+    """
+    synapses = Synapses(
+        pre,
+        post,
+        model=model if model is not None else Equations("w : 1"),
+        on_pre={"pre": neuron.on_pre, SAMPLE_END: brp.ACCUMULATE_SYNAPSE} if model is not None
+        else neuron.on_pre,
+        on_event={"pre": "spike", SAMPLE_END: SAMPLE_END} if model is not None else "spike",
+        namespace=namespace,
+        dt=dt,
+        name=f"{pre.name}_{post.name}",
+    )
+    synapses.connect(i=np.repeat(np.arange(len(pre)), len(post)), j=np.tile(np.arange(len(post)), len(pre)))
+    synapses.pre.when, synapses.pre.order = "groups", 10 * (position - 1) + 5
+    if model is not None:
+        pathway = getattr(synapses, SAMPLE_END)
+        pathway.when, pathway.order = "start", ORDER_ACCUMULATE
+    return synapses
 
 
 def build_network(
@@ -179,69 +249,35 @@ def build_network(
         "adam_on": TimedArray(inputs.adam_on.astype(float), dt=batch_dt, name="adam_on"),
         "grad_scale": TimedArray(inputs.grad_scale.astype(float), dt=batch_dt, name="grad_scale"),
     }
-    namespace = dict(timed, inv_T=1.0 / spec.T, sample_duration=T, alpha=spec.alpha)
+    namespace = dict(timed, inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, alpha=spec.alpha)
     namespace.update(neuron.namespace)
     namespace.update(brp.NAMESPACE)
     sample_clock = Clock(dt=T, name="sample_clock")
 
     objects = []
-    input_group = encoding.bernoulli_input(spec.n_inputs, namespace, dt=dt)
-    _schedule_layer(input_group, 0)
+    input_group = encoding.bernoulli_input(
+        spec.n_inputs, namespace, dt=dt, events={SAMPLE_END: SAMPLE_END_CONDITION}
+    )
+    _schedule(input_group, 0)
+    _schedule_sample_end(input_group)
     objects.append(input_group)
     reward_group = reward.reward_group(spec.n_classes, spec.signal, namespace, dt=dt)
     objects.append(reward_group)
     objects.append(_sample_ops(reward_group, brp.TP_CODE[spec.signal], ORDER_SIGNAL, T, "reward_signal"))
 
-    layer_eqs = neuron.equations + brp.neuron_equations() + Equations(
-        "spikes_train : 1  # spikes over the run's training samples\n"
-        "spikes_test : 1  # spikes over the run's test samples"
-    )
-    statistics_code = (
-        "spikes_train += cnt * int(split_prev(t) == 1)\nspikes_test += cnt * int(split_prev(t) == 2)"
-    )
+    layer_model = brp.neuron_equations() + Equations(STATISTICS_EQUATIONS)
     reset_code = "cnt = 0\ngate_sum = 0\nv = v_reset\nI = 0"
     if isinstance(neuron, COBAParameters):
         reset_code += "\ng_e = 0 * siemens\ng_i = 0 * siemens\nI_inh = 0"
     previous = input_group
     for position, (name, size) in enumerate(zip(spec.layer_names, spec.sizes), start=1):
         role = "output" if name == "output" else "hidden"
-        layer = NeuronGroup(
-            size,
-            layer_eqs,
-            threshold=THRESHOLD,
-            reset=RESET,
-            refractory=neuron.tau_ref,
-            method="exact" if isinstance(neuron, LIFParameters) else "exponential_euler",
-            namespace=namespace,
-            dt=dt,
-            name=name,
-        )
-        layer.v = neuron.v_reset
-        layer.bias = weights[f"{name}.bias"]
-        layer.bias_m = weights[f"{name}.bias_m"]
-        layer.bias_v = weights[f"{name}.bias_v"]
-        _schedule_layer(layer, position)
-        integrate = layer.run_regularly(
-            neuron.integrate_code + "\n" + GATE_CODE,
-            when="groups",
-            order=10 * position + 1,
-            name=f"{name}_integrate",
-        )
-        synapses = Synapses(
-            previous,
-            layer,
-            model=brp.synapse_equations(),
-            on_pre=neuron.on_pre,
-            namespace=namespace,
-            dt=dt,
-            name=f"{previous.name}_{name}",
-        )
-        synapses.connect(
-            i=np.repeat(np.arange(len(previous)), size), j=np.tile(np.arange(size), len(previous))
-        )
+        layer, integrate = spiking_layer(neuron, size, position, namespace, dt, name, model=layer_model)
+        for variable in ("bias", "bias_m", "bias_v"):
+            setattr(layer, variable, weights[f"{name}.{variable}"])
+        synapses = dense_connection(previous, layer, neuron, position, namespace, dt, model=brp.synapse_equations())
         for variable in ("w", "w_m", "w_v"):
             setattr(synapses, variable, weights[f"{synapses.name}.{variable}"])
-        synapses.pre.when, synapses.pre.order = "groups", 10 * (position - 1) + 5
         objects += [
             layer,
             integrate,
@@ -250,8 +286,7 @@ def build_network(
                 reward_group, layer, role, feedback.get(name), namespace, sample_clock, ORDER_FEEDBACK
             ),
             _sample_ops(layer, brp.delta_code(role, spec.form), ORDER_DELTA, T, f"{name}_delta"),
-            _sample_ops(layer, statistics_code, ORDER_STATISTICS, T, f"{name}_statistics"),
-            _sample_ops(synapses, brp.ACCUMULATE_SYNAPSE, ORDER_ACCUMULATE, T, f"{synapses.name}_accumulate"),
+            _sample_ops(layer, STATISTICS_CODE, ORDER_STATISTICS, T, f"{name}_statistics"),
             _sample_ops(synapses, brp.apply_code(spec.optimizer, "w"), ORDER_APPLY, batch_dt, f"{synapses.name}_apply"),
             _sample_ops(layer, brp.apply_code(spec.optimizer, "bias"), ORDER_APPLY, batch_dt, f"{name}_apply"),
             _sample_ops(layer, reset_code, ORDER_RESET, T, f"{name}_reset"),
@@ -261,8 +296,7 @@ def build_network(
         reward.output_to_reward(previous, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES)
     )
     objects += [
-        _sample_ops(input_group, "spikes_train += cnt * int(split_prev(t) == 1)\n"
-                    "spikes_test += cnt * int(split_prev(t) == 2)", ORDER_STATISTICS, T, "input_statistics"),
+        _sample_ops(input_group, STATISTICS_CODE, ORDER_STATISTICS, T, "input_statistics"),
         _sample_ops(input_group, "cnt = 0", ORDER_RESET, T, "input_reset"),
         _sample_ops(reward_group, "lcnt = 0", ORDER_RESET, T, "reward_reset"),
         StateMonitor(previous, "cnt", record=True, dt=T, when="start", order=ORDER_MONITOR, name="readout"),

@@ -41,16 +41,16 @@ from brian2 import (
     siemens,
 )
 
-# Eq. 2 with the Spike flag: Brian2's ``(unless refractory)`` stops the leak
-# while the neuron is refractory (Spike = 1); input still arrives through I.
+# Eq. 2 with the Spike flag: the leak is multiplied by (1 - Spike) = not_refractory,
+# while input keeps arriving through I (Brian2's "(unless refractory)" would clamp v).
 LIF_EQUATIONS = """
-dv/dt = -(v - v_rest) / tau_m : volt (unless refractory)  # eq. 2, leak gated by (1 - Spike)
+dv/dt = -(v - v_rest) / tau_m * int(not_refractory) : volt  # eq. 2, leak gated by (1 - Spike)
 """
 
 # Conductance-based variant: excitatory and inhibitory conductances with
 # reversal potentials; positive weights excite, negative weights inhibit.
 COBA_EQUATIONS = """
-dv/dt = (g_leak * (v_rest - v) + g_e * (E_e - v) + g_i * (E_i - v)) / C_m : volt (unless refractory)  # membrane
+dv/dt = (g_leak * (v_rest - v) + g_e * (E_e - v) + g_i * (E_i - v)) / C_m * int(not_refractory) : volt  # membrane
 dg_e/dt = -g_e / tau_e : siemens  # excitatory conductance
 dg_i/dt = -g_i / tau_i : siemens  # inhibitory conductance
 I_inh : 1  # inhibitory synaptic input arriving in this time step (sum of |w|)
@@ -98,12 +98,6 @@ class LIFParameters:
     def authors(cls) -> LIFParameters:
         """The parametrisation equal to the authors' recurrence (decay 0.2, threshold 0.5)."""
         return cls()
-
-    @classmethod
-    @check_units(C=farad, g=siemens, result=None)
-    def from_membrane(cls, C, g, **kwargs) -> LIFParameters:
-        """Physical parametrisation from a capacitance ``C`` (farad) and leak conductance ``g`` (siemens)."""
-        return cls(tau_m=C / g, **kwargs)
 
     def decay(self, dt) -> float:
         """Leak factor over one time step ``dt`` (0.2 for the authors' parametrisation at 1 ms)."""
@@ -191,6 +185,15 @@ class COBAParameters:
         ns = {name: getattr(self, name) for name in names}
         ns.update(w_unit=self.w_unit, bias_unit=self.bias_unit, gate_width=self.gate_width, gate_height=1.0)
         return ns
+
+
+@check_units(C=farad, g=siemens)
+def lif_from_membrane(C, g, **kwargs) -> LIFParameters:
+    """Eq. 2 LIF parametrised physically: capacitance ``C`` (farad), leak conductance ``g`` (siemens).
+
+    Other fields of :class:`LIFParameters` (potentials in volt, ``tau_ref`` in second) as keywords.
+    """
+    return LIFParameters(tau_m=C / g, **kwargs)
 
 
 NEURON_MODELS = {"lif": LIFParameters, "coba": COBAParameters}

@@ -1,0 +1,138 @@
+"""Eq. 2 neurons against independent numpy recurrences, step by step."""
+
+import math
+
+import numpy as np
+import pytest
+from brian2 import DimensionMismatchError, Network, NeuronGroup, StateMonitor, TimedArray, mV, ms, nS, pF
+
+from models.network import dense_connection, spiking_layer
+from models.neurons import COBAParameters, LIFParameters, lif_from_membrane, neuron_parameters
+
+DT = 1 * ms
+
+
+def run_layer(neuron, raster, weights, bias, steps):
+    """Drive one layer with an input spike raster (steps x n_in); return v (mV) before the threshold, and spikes."""
+    n_in, n_out = weights.shape
+    namespace = dict(neuron.namespace, raster=TimedArray(raster.astype(float), dt=DT), T_steps=steps)
+    source = NeuronGroup(n_in, "cnt : 1", threshold="raster(t, i) > 0.5", reset="cnt += 1",
+                         namespace=namespace, dt=DT, name="source")
+    source.state_updater.when = "groups"
+    source.thresholder["spike"].when, source.thresholder["spike"].order = "groups", 3
+    layer, integrate = spiking_layer(neuron, n_out, 1, namespace, DT, "layer")
+    layer.bias = bias
+    synapses = dense_connection(source, layer, neuron, 1, namespace, DT)
+    synapses.w = weights.ravel()
+    # record the potential the threshold sees: after this step's input, before the reset
+    monitor = StateMonitor(layer, "v", record=True, when="groups", order=12)
+    spikes = StateMonitor(layer, "cnt", record=True, when="groups", order=15)
+    net = Network(source, layer, integrate, synapses, monitor, spikes)
+    net.run(steps * DT)
+    counts = np.asarray(spikes.cnt).T
+    fired = np.diff(np.vstack([np.zeros(n_out), counts]), axis=0)
+    return np.asarray(monitor.v / mV).T, fired
+
+
+def lif_reference(raster, weights, bias, decay, v_th, v_reset, v_rest, n_ref, w_unit):
+    """Independent recurrence of eq. 2: leak off while refractory, no spike while refractory."""
+    steps, n_out = len(raster), weights.shape[1]
+    v = np.full(n_out, v_reset)
+    last = np.full(n_out, -10**6)
+    trace, fired = np.zeros((steps, n_out)), np.zeros((steps, n_out))
+    for t in range(steps):
+        refractory = (t - last) < n_ref
+        v = np.where(refractory, v, v_rest + (v - v_rest) * decay)
+        v = v + (raster[t] @ weights + bias) * w_unit
+        trace[t] = v
+        spike = (v > v_th) & ~refractory
+        fired[t] = spike
+        last = np.where(spike, t, last)
+        v = np.where(spike, v_reset, v)
+    return trace, fired
+
+
+@pytest.fixture
+def drive():
+    rng = np.random.default_rng(1)
+    steps, n_in, n_out = 40, 12, 6
+    raster = rng.random((steps, n_in)) < 0.3
+    weights = rng.uniform(-0.3, 0.6, (n_in, n_out))
+    bias = rng.uniform(-0.1, 0.1, n_out)
+    return raster, weights, bias, steps
+
+
+def test_authors_parametrisation_is_the_authors_recurrence(drive):
+    """mem(t) = 0.2 mem(t-1) (1 - spike(t-1)) + W x(t) + b, spike = mem > 0.5 (authors' code)."""
+    raster, weights, bias, steps = drive
+    neuron = LIFParameters.authors()
+    assert neuron.decay(DT) == pytest.approx(0.2, abs=1e-12)
+    v, fired = run_layer(neuron, raster, weights, bias, steps)
+    mem, spike = np.zeros(weights.shape[1]), np.zeros(weights.shape[1])
+    for t in range(steps):
+        mem = mem * 0.2 * (1 - spike) + raster[t] @ weights + bias
+        spike = (mem > 0.5).astype(float)
+        np.testing.assert_allclose(v[t], mem, atol=1e-12, err_msg=f"potential differs at step {t}")
+        np.testing.assert_array_equal(fired[t], spike, err_msg=f"spikes differ at step {t}")
+    assert fired.sum() > 10, "the drive should make the layer spike"
+
+
+def test_refractory_period_stops_leak_and_spikes(drive):
+    raster, weights, bias, steps = drive
+    neuron = LIFParameters(tau_m=4 * ms, tau_ref=3 * ms)
+    v, fired = run_layer(neuron, raster, weights, bias, steps)
+    ref_v, ref_fired = lif_reference(raster, weights, bias, math.exp(-0.25), 0.5, 0.0, 0.0, 3, 1.0)
+    np.testing.assert_allclose(v, ref_v, atol=1e-12)
+    np.testing.assert_array_equal(fired, ref_fired)
+    assert fired.sum() > 5
+
+
+def test_physical_parametrisation_from_membrane(drive):
+    raster, weights, bias, steps = drive
+    neuron = lif_from_membrane(200 * pF, 10 * nS, v_rest=-70 * mV, v_reset=-75 * mV,
+                                         v_th=-60 * mV, w_unit=4 * mV, tau_ref=2 * ms)
+    assert neuron.tau_m == 20 * ms
+    v, fired = run_layer(neuron, raster, weights, bias, steps)
+    ref_v, ref_fired = lif_reference(raster, weights, bias, math.exp(-1 / 20), -60, -75, -70, 2, 4.0)
+    np.testing.assert_allclose(v, ref_v, atol=1e-9)
+    np.testing.assert_array_equal(fired, ref_fired)
+    assert fired.sum() > 5
+
+
+def test_conductance_based_variant(drive):
+    """Exponential-Euler steps of the COBA membrane with excitatory and inhibitory conductances."""
+    raster, weights, bias, steps = drive
+    p = COBAParameters()
+    v, fired = run_layer(p, raster, weights, bias, steps)
+    C, gl = float(p.C_m), float(p.g_leak)
+    vr, vreset, vth, Ee, Ei = (float(x) for x in (p.v_rest, p.v_reset, p.v_th, p.E_e, p.E_i))
+    n_out = weights.shape[1]
+    vm, ge, gi = np.full(n_out, vreset), np.zeros(n_out), np.zeros(n_out)
+    last = np.full(n_out, -10**6)
+    for t in range(steps):
+        refractory = (t - last) < 1
+        A = (gl * vr + ge * Ee + gi * Ei) / C
+        Bc = -(gl + ge + gi) / C
+        v_new = -A / Bc + (vm + A / Bc) * np.exp(Bc * 1e-3)
+        vm = np.where(refractory, vm, v_new)
+        ge, gi = ge * math.exp(-1e-3 / float(p.tau_e)), gi * math.exp(-1e-3 / float(p.tau_i))
+        exc = raster[t] @ np.clip(weights, 0, None)
+        inh = raster[t] @ np.clip(-weights, 0, None)
+        ge, gi = ge + exc * float(p.w_unit), gi + inh * float(p.w_unit)
+        vm = vm + bias * float(p.bias_unit)
+        np.testing.assert_allclose(v[t] * 1e-3, vm, atol=1e-12, err_msg=f"step {t}")
+        spike = (vm > vth) & ~refractory
+        np.testing.assert_array_equal(fired[t], spike, err_msg=f"step {t}")
+        last = np.where(spike, t, last)
+        vm = np.where(spike, vreset, vm)
+    assert fired.sum() > 0, "the drive should make the COBA layer spike"
+
+
+def test_wrong_units_are_rejected():
+    with pytest.raises(DimensionMismatchError):
+        lif_from_membrane(1 * mV, 10 * nS)
+
+
+def test_unknown_model_is_named():
+    with pytest.raises(ValueError, match="unknown neuron model 'izh'"):
+        neuron_parameters("izh")
