@@ -1,0 +1,98 @@
+"""One minibatch of the BRP rule in Brian2 against a numpy reference of eqs. 2-10."""
+
+import numpy as np
+import pytest
+from brian2 import SpikeMonitor, StateMonitor, ms
+
+from models.network import NetworkSpec, build_network
+from models.rules import brp
+from models.training import feedback_matrices, initial_state, plan_run
+
+T = 6
+N_IN, SIZES = 5, (4, 3)
+
+
+def reference_update(raster_per_sample, labels, state, feedback, form, signal, optimizer, lr):
+    """Numpy reference: authors' recurrence per step, then eqs. 4-10 and one SGD/Adam step."""
+    W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
+    b = [state["hidden1.bias"], state["output.bias"]]
+    B = feedback["hidden1"]
+    grads = [np.zeros_like(W[0]), np.zeros_like(W[1]), np.zeros_like(b[0]), np.zeros_like(b[1])]
+    for raster, label in zip(raster_per_sample, labels):
+        mem = [np.zeros(n) for n in SIZES]
+        spk = [np.zeros(n) for n in SIZES]
+        cnt = [raster.sum(axis=0)] + [np.zeros(n) for n in SIZES]
+        gate = [np.zeros(n) for n in SIZES]
+        for t in range(T):
+            s = raster[t]
+            for k in range(2):
+                mem[k] = mem[k] * 0.2 * (1 - spk[k]) + s @ W[k] + b[k]
+                gate[k] += (np.abs(mem[k] - 0.5) < 0.5) / (2 * 0.5)
+                spk[k] = (mem[k] > 0.5).astype(float)
+                cnt[k + 1] += spk[k]
+                s = spk[k]
+        onehot = np.eye(SIZES[1])[label]
+        y = cnt[2] / T  # eq. 6
+        tp = {"label": onehot, "error": y - onehot, "sign": np.sign(y - onehot)}[signal]  # eqs. 4, 5, 7
+        fb = tp @ B  # B^1 TP (eq. 8)
+        err_hidden = cnt[1] / T - fb if form == "paper" else fb
+        delta = [err_hidden * gate[0] / T, (y - onehot) * gate[1] / T]  # eqs. 9, 10
+        grads[0] += np.outer(cnt[0] / T, delta[0])
+        grads[1] += np.outer(cnt[1] / T, delta[1])
+        grads[2] += delta[0]
+        grads[3] += delta[1]
+    n = len(labels)
+    params = [W[0], W[1], b[0], b[1]]
+    keys = ["input_hidden1.w", "hidden1_output.w", "hidden1.bias", "output.bias"]
+    out = {}
+    for key, p, g in zip(keys, params, grads):
+        g = g / n
+        if optimizer == "sgd":
+            out[key] = p - lr * g
+        else:
+            m = (1 - brp.ADAM_BETA1) * g
+            v = (1 - brp.ADAM_BETA2) * g * g
+            m_hat, v_hat = m / (1 - brp.ADAM_BETA1), v / (1 - brp.ADAM_BETA2)
+            out[key] = p - lr * m_hat / (np.sqrt(v_hat) + brp.ADAM_EPS)
+    return {k: v.ravel() for k, v in out.items()}
+
+
+@pytest.mark.parametrize("optimizer", brp.OPTIMIZERS)
+@pytest.mark.parametrize("signal", brp.SIGNALS)
+@pytest.mark.parametrize("form", brp.FORMS)
+def test_minibatch_update_matches_numpy_reference(form, signal, optimizer):
+    rng = np.random.default_rng(7)
+    n_train, batch = 2, 2
+    data = rng.uniform(0.3, 1.0, (3, N_IN))
+    labels = np.array([1, 2, 0])
+    spec = NetworkSpec(n_inputs=N_IN, sizes=SIZES, n_rows=3, n_slots=3, T=T, signal=signal, form=form,
+                       optimizer=optimizer, batch_size=batch)
+    feedback = feedback_matrices(spec, rng)
+    state = initial_state(spec, rng)
+    # large enough initial weights that both layers spike
+    state["input_hidden1.w"] = rng.uniform(-0.2, 0.8, N_IN * SIZES[0])
+    state["hidden1_output.w"] = rng.uniform(-0.2, 1.0, SIZES[0] * SIZES[1])
+    lr = 0.05
+    inputs, steps = plan_run(spec, np.arange(n_train), np.array([2]), labels, lr, 0)
+    assert steps == 1
+    net = build_network(spec, data, inputs, state, feedback)
+    spikes = SpikeMonitor(net["input"], name="input_spikes")
+    counts = StateMonitor(net["hidden1"], "cnt", record=True, dt=T * ms, when="start", order=-10)
+    net.add(spikes, counts)
+    net.run(spec.duration)
+
+    rasters = []
+    for k in range(n_train):
+        raster = np.zeros((T, N_IN))
+        sel = (spikes.t >= k * T * ms) & (spikes.t < (k + 1) * T * ms)
+        steps_in_sample = np.round(spikes.t[sel] / ms).astype(int) - k * T
+        raster[steps_in_sample, spikes.i[sel]] = 1
+        rasters.append(raster)
+    assert sum(r.sum() for r in rasters) > 0
+    assert np.asarray(counts.cnt)[:, 1:3].sum() > 0, "the hidden layer should spike in the training samples"
+    expected = reference_update(rasters, labels[:n_train], state, feedback, form, signal, optimizer, lr)
+    for key, value in expected.items():
+        group, variable = key.split(".")
+        got = np.asarray(getattr(net[group], variable)[:])
+        np.testing.assert_allclose(got, value, rtol=0, atol=1e-9, err_msg=f"{key} after one minibatch")
+        assert not np.allclose(got, state[key]), f"{key} did not change"
