@@ -16,8 +16,9 @@ from models.rules import brp
 class DenseBRP:
     """Fully connected BRP-SNN with numpy arrays; ``sizes`` = (hidden..., n_classes)."""
 
-    def __init__(self, n_inputs, sizes, T=20, lr=1e-3, form="paper", signal="label", seed=0, decay=0.2,
-                 v_th=0.5, gate_width=0.5):
+    def __init__(
+        self, n_inputs, sizes, T=20, lr=1e-3, form="paper", signal="label", seed=0, decay=0.2, v_th=0.5, gate_width=0.5
+    ):
         self.rng = np.random.default_rng(seed)
         self.T, self.lr, self.form, self.signal = T, lr, form, signal
         self.decay, self.v_th, self.gate_width = decay, v_th, gate_width
@@ -81,5 +82,6 @@ class DenseBRP:
             p -= self.lr * (m / (1 - b1**self.step)) / (np.sqrt(v / (1 - b2**self.step)) + eps)
 
     def predict(self, x, batch=500):
-        return np.concatenate([np.argmax(self.forward(x[k:k + batch])[0][-1], axis=1)
-                               for k in range(0, len(x), batch)])
+        return np.concatenate(
+            [np.argmax(self.forward(x[k : k + batch])[0][-1], axis=1) for k in range(0, len(x), batch)]
+        )

@@ -142,7 +142,9 @@ class RunInputs:
 
     order: np.ndarray  # (n_sample_slots,) data row of each sample slot
     label: np.ndarray  # (n_sample_slots,) class of each sample slot
-    split_prev: np.ndarray  # (n_sample_slots,) split of the sample that ends at each slot's start: 0 none, 1 train, 2 test
+    split_prev: (
+        np.ndarray
+    )  # (n_sample_slots,) split of the sample that ends at each slot's start: 0 none, 1 train, 2 test
     step_size: np.ndarray  # (n_batch_slots,) optimizer step size at each minibatch boundary
     adam_eps: np.ndarray  # (n_batch_slots,)
     adam_on: np.ndarray  # (n_batch_slots,) 1 where a minibatch is applied
@@ -206,8 +208,7 @@ def dense_connection(pre, post, neuron, position: int, namespace: dict, dt, mode
         pre,
         post,
         model=model if model is not None else Equations("w : 1"),
-        on_pre={"pre": neuron.on_pre, SAMPLE_END: brp.ACCUMULATE_SYNAPSE} if model is not None
-        else neuron.on_pre,
+        on_pre={"pre": neuron.on_pre, SAMPLE_END: brp.ACCUMULATE_SYNAPSE} if model is not None else neuron.on_pre,
         on_event={"pre": "spike", SAMPLE_END: SAMPLE_END} if model is not None else "spike",
         namespace=namespace,
         dt=dt,
@@ -255,9 +256,7 @@ def build_network(
     sample_clock = Clock(dt=T, name="sample_clock")
 
     objects = []
-    input_group = encoding.bernoulli_input(
-        spec.n_inputs, namespace, dt=dt, events={SAMPLE_END: SAMPLE_END_CONDITION}
-    )
+    input_group = encoding.bernoulli_input(spec.n_inputs, namespace, dt=dt, events={SAMPLE_END: SAMPLE_END_CONDITION})
     _schedule(input_group, 0)
     _schedule_sample_end(input_group)
     objects.append(input_group)
@@ -292,9 +291,7 @@ def build_network(
             _sample_ops(layer, reset_code, ORDER_RESET, T, f"{name}_reset"),
         ]
         previous = layer
-    objects.append(
-        reward.output_to_reward(previous, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES)
-    )
+    objects.append(reward.output_to_reward(previous, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES))
     objects += [
         _sample_ops(input_group, STATISTICS_CODE, ORDER_STATISTICS, T, "input_statistics"),
         _sample_ops(input_group, "cnt = 0", ORDER_RESET, T, "input_reset"),

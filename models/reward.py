@@ -48,8 +48,11 @@ def feedback_synapses(reward, layer, role: str, b_matrix, namespace, clock, orde
     n_classes, size = len(reward), len(layer)
     if role == "output":
         synapses = Synapses(
-            reward, layer, model="fb_post = lcnt_pre * inv_T : 1 (summed)",
-            namespace=namespace, name=f"feedback_{layer.name}",
+            reward,
+            layer,
+            model="fb_post = lcnt_pre * inv_T : 1 (summed)",
+            namespace=namespace,
+            name=f"feedback_{layer.name}",
         )
         synapses.connect(j="i")
     else:
@@ -57,9 +60,11 @@ def feedback_synapses(reward, layer, role: str, b_matrix, namespace, clock, orde
         if b_matrix.shape != (n_classes, size):
             raise ValueError(f"B for {layer.name} has shape {b_matrix.shape}, expected {(n_classes, size)}")
         synapses = Synapses(
-            reward, layer,
+            reward,
+            layer,
             model="b_fb : 1 (constant)  # fixed random feedback weight\nfb_post = b_fb * tp_pre : 1 (summed)",
-            namespace=namespace, name=f"feedback_{layer.name}",
+            namespace=namespace,
+            name=f"feedback_{layer.name}",
         )
         synapses.connect(i=np.repeat(np.arange(n_classes), size), j=np.tile(np.arange(size), n_classes))
         synapses.b_fb = b_matrix.ravel()
@@ -70,7 +75,10 @@ def feedback_synapses(reward, layer, role: str, b_matrix, namespace, clock, orde
 def output_to_reward(output, reward, namespace, clock, order) -> Synapses:
     """One-to-one synapses that give the reward group the output rates y (eq. 6)."""
     synapses = Synapses(
-        output, reward, model="y_post = cnt_pre * inv_T : 1 (summed)", namespace=namespace,
+        output,
+        reward,
+        model="y_post = cnt_pre * inv_T : 1 (summed)",
+        namespace=namespace,
         name="output_reward",
     )
     synapses.connect(j="i")

@@ -58,8 +58,7 @@ def parse_topology(text: str) -> tuple[Dense | Conv, ...]:
         args = tokens[k + 1 : k + 1 + arity]
         if len(args) != arity or not all(a.isdigit() for a in args):
             raise TopologyError(
-                f"invalid topology {text!r}: {kind} at position {k} needs {arity} non-negative "
-                f"integer(s), got {args}"
+                f"invalid topology {text!r}: {kind} at position {k} needs {arity} non-negative integer(s), got {args}"
             )
         values = [int(a) for a in args]
         layer = cls(*values)
@@ -78,12 +77,9 @@ def dense_sizes(text: str, n_classes: int) -> list[int]:
     """Layer sizes of a fully connected topology whose readout has ``n_classes`` units."""
     layers = parse_topology(text)
     if any(isinstance(layer, Conv) for layer in layers):
-        raise TopologyError(
-            f"topology {text!r}: convolution layers are not implemented yet; use FC layers only"
-        )
+        raise TopologyError(f"topology {text!r}: convolution layers are not implemented yet; use FC layers only")
     if layers[-1].units != n_classes:
         raise TopologyError(
-            f"topology {text!r}: the last layer has {layers[-1].units} units but the data have "
-            f"{n_classes} classes"
+            f"topology {text!r}: the last layer has {layers[-1].units} units but the data have {n_classes} classes"
         )
     return [layer.units for layer in layers]

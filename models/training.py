@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-
 from brian2 import second
 
 from models import devices, reward
@@ -115,13 +114,13 @@ class RunResult:
 class Trainer:
     """Owns the compiled program of one structure and runs it epoch by epoch."""
 
-    def __init__(self, spec, data, labels, feedback, device="cpp_standalone", seed=0, cache_dir=None):
+    def __init__(self, spec, data, labels, feedback, device="cpp_standalone", seed=0, cache_dir=None, profile=False):
         self.spec, self.data, self.labels, self.feedback = spec, data, labels, feedback
-        self.device_name, self.seed = device, seed
+        self.device_name, self.seed, self.profile = device, seed, profile
         self.build_seconds = 0.0
         self._standalone = None
         if device != "runtime":
-            self._standalone = devices.StandaloneBuild(spec.key(), device, cache_dir)
+            self._standalone = devices.StandaloneBuild(f"{spec.key()}|profile={profile}", device, cache_dir)
             self._compile()
 
     def _placeholder(self):
@@ -134,9 +133,18 @@ class Trainer:
         with self._standalone.activate(self.seed):
             state = initial_state(self.spec, np.random.default_rng(0))
             self.net = build_network(self.spec, self.data, self._placeholder(), state, self.feedback)
-            self.net.run(self.spec.duration, report="text", report_period=REPORT_PERIOD)
+            self.net.run(self.spec.duration, report="text", report_period=REPORT_PERIOD, profile=self.profile)
             self._standalone.build()
         self.build_seconds = time.perf_counter() - start
+
+    @property
+    def last_simulation_seconds(self) -> float:
+        """Seconds the compiled program spent simulating in its last run (without start-up and I/O)."""
+        return float(devices.device._last_run_time)
+
+    def profiling_summary(self):
+        """(code object, seconds) of the last run, largest first (needs ``profile=True``)."""
+        return devices.device.network_get_profiling_info(self.net)
 
     def _run_args(self, inputs: RunInputs, state: dict[str, np.ndarray]) -> dict:
         net = self.net
@@ -153,9 +161,7 @@ class Trainer:
 
     def run(self, state, train_rows, test_rows, lr, epoch=0, progress=None):
         """Train on ``train_rows`` (in that order), then test on ``test_rows``; return (result, new state)."""
-        inputs, steps = plan_run(
-            self.spec, train_rows, test_rows, self.labels, lr, int(state["optimizer_steps"][0])
-        )
+        inputs, steps = plan_run(self.spec, train_rows, test_rows, self.labels, lr, int(state["optimizer_steps"][0]))
         start = time.perf_counter()
         if self._standalone is None:
             net = self._runtime_run(inputs, state, epoch)
@@ -163,8 +169,11 @@ class Trainer:
             net = self.net
             self._standalone.run(self._run_args(inputs, state), progress)
         seconds = time.perf_counter() - start
-        new_state = {key: np.array(getattr(net[key.split(".")[0]], key.split(".")[1])[:]) for key in state
-                     if key != "optimizer_steps"}
+        new_state = {
+            key: np.array(getattr(net[key.split(".")[0]], key.split(".")[1])[:])
+            for key in state
+            if key != "optimizer_steps"
+        }
         new_state["optimizer_steps"] = np.array([steps], dtype=float)
         counts = np.asarray(net["readout"].cnt[:])  # (n_classes, n_sample_slots)
         n_run = len(train_rows) + len(test_rows)

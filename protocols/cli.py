@@ -66,8 +66,12 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--epochs", type=positive(int), default=defaults.epochs)
     p.add_argument("--topology", default=defaults.topology, help="authors' format, e.g. FC_500_FC_10")
     p.add_argument("--rule", choices=RULES, default="brp")
-    p.add_argument("--signal", choices=brp.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)")
-    p.add_argument("--form", choices=brp.FORMS, default="paper", help="hidden local error: paper h - B*TP, or code B*TP")
+    p.add_argument(
+        "--signal", choices=brp.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)"
+    )
+    p.add_argument(
+        "--form", choices=brp.FORMS, default="paper", help="hidden local error: paper h - B*TP, or code B*TP"
+    )
     p.add_argument("--neuron", choices=("lif", "coba"), default="lif")
     p.add_argument("--T", type=positive(int), default=defaults.T, help="time steps per sample")
     p.add_argument("--alpha", type=positive(float), default=1.0, help="encoder factor of eq. 3")
@@ -85,12 +89,29 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     return p
 
 
-SETTINGS = ("data_dir", "epochs", "topology", "rule", "signal", "form", "neuron", "T", "alpha", "lr",
-            "batch_size", "optimizer", "seed", "device", "limit_train", "limit_test")
+SETTINGS = (
+    "data_dir",
+    "epochs",
+    "topology",
+    "rule",
+    "signal",
+    "form",
+    "neuron",
+    "T",
+    "alpha",
+    "lr",
+    "batch_size",
+    "optimizer",
+    "seed",
+    "device",
+    "limit_train",
+    "limit_test",
+)
 
 
-def run_protocol(protocol: str, load: Callable[[argparse.Namespace], Dataset], defaults: ProtocolDefaults,
-                 argv=None) -> int:
+def run_protocol(
+    protocol: str, load: Callable[[argparse.Namespace], Dataset], defaults: ProtocolDefaults, argv=None
+) -> int:
     """Parse ``argv``, train and test epoch by epoch, write the run folder; return the exit status."""
     parser = build_parser(protocol, defaults)
     args = parser.parse_args(argv)
@@ -119,9 +140,17 @@ def _run(protocol, load, args, argv) -> int:
     labels = np.concatenate([dataset.train_y, dataset.test_y])
     n_train, n_test = len(dataset.train_y), len(dataset.test_y)
     spec = NetworkSpec(
-        n_inputs=data.shape[1], sizes=tuple(sizes), n_rows=len(data), n_slots=n_train + n_test, T=args.T,
-        neuron=neuron_parameters(args.neuron), alpha=args.alpha, signal=args.signal, form=args.form,
-        optimizer=args.optimizer, batch_size=args.batch_size,
+        n_inputs=data.shape[1],
+        sizes=tuple(sizes),
+        n_rows=len(data),
+        n_slots=n_train + n_test,
+        T=args.T,
+        neuron=neuron_parameters(args.neuron),
+        alpha=args.alpha,
+        signal=args.signal,
+        form=args.form,
+        optimizer=args.optimizer,
+        batch_size=args.batch_size,
     )
     rng = np.random.default_rng(args.seed)
     start_epoch, state, feedback = 0, None, None
@@ -131,34 +160,54 @@ def _run(protocol, load, args, argv) -> int:
         print(f"resuming {folder} after epoch {start_epoch}", flush=True)
     else:
         folder = runs.create_run_folder(args.results_dir, protocol, args.rule, args.seed)
-        runs.write_config(folder, {k: getattr(args, k) for k in SETTINGS} | {"protocol": protocol,
-                          "n_train": n_train, "n_test": n_test, "sizes": sizes})
+        runs.write_config(
+            folder,
+            {k: getattr(args, k) for k in SETTINGS}
+            | {"protocol": protocol, "n_train": n_train, "n_test": n_test, "sizes": sizes},
+        )
     if not state:
         feedback = feedback_matrices(spec, rng)
         state = initial_state(spec, rng)
     print(f"run folder: {folder}", flush=True)
-    print(f"{protocol}: {n_train} train / {n_test} test samples, {args.topology}, T={args.T}, "
-          f"rule={args.rule} ({args.signal}, {args.form}), {args.optimizer} lr={args.lr}, batch={args.batch_size}",
-          flush=True)
+    print(
+        f"{protocol}: {n_train} train / {n_test} test samples, {args.topology}, T={args.T}, "
+        f"rule={args.rule} ({args.signal}, {args.form}), {args.optimizer} lr={args.lr}, batch={args.batch_size}",
+        flush=True,
+    )
     trainer = Trainer(spec, data, labels, feedback, device=args.device, seed=args.seed, cache_dir=args.cache_dir)
     if args.device != "runtime":
         print(f"program ready in {trainer.build_seconds:.1f} s ({trainer._standalone.directory})", flush=True)
     for epoch in range(start_epoch + 1, args.epochs + 1):
         order = np.random.default_rng([args.seed, epoch]).permutation(n_train)
         tic = time.perf_counter()
-        result, state = trainer.run(state, order, np.arange(n_train, n_train + n_test), args.lr, epoch=epoch,
-                                    progress=None if args.quiet else True)
+        result, state = trainer.run(
+            state,
+            order,
+            np.arange(n_train, n_train + n_test),
+            args.lr,
+            epoch=epoch,
+            progress=None if args.quiet else True,
+        )
         wall = time.perf_counter() - tic
         rows = []
         for split, accuracy, n in (("train", result.train_accuracy, n_train), ("test", result.test_accuracy, n_test)):
             share = n / (n_train + n_test)
-            row = {"epoch": epoch, "split": split, "accuracy": accuracy, "n_samples": n,
-                   "seconds": result.seconds * share, "samples_per_s": (n_train + n_test) / result.seconds}
+            row = {
+                "epoch": epoch,
+                "split": split,
+                "accuracy": accuracy,
+                "n_samples": n,
+                "seconds": result.seconds * share,
+                "samples_per_s": (n_train + n_test) / result.seconds,
+            }
             row.update({f"rate_{layer}": rate for layer, rate in result.rates[split].items()})
             rows.append(row)
         runs.append_metrics(folder, rows)
         runs.save_checkpoint(folder, epoch, state, feedback)
-        print(f"epoch {epoch}/{args.epochs}: train {result.train_accuracy:.4f}  test {result.test_accuracy:.4f}  "
-              f"({(n_train + n_test) / result.seconds:.0f} samples/s, {wall:.1f} s)", flush=True)
+        print(
+            f"epoch {epoch}/{args.epochs}: train {result.train_accuracy:.4f}  test {result.test_accuracy:.4f}  "
+            f"({(n_train + n_test) / result.seconds:.0f} samples/s, {wall:.1f} s)",
+            flush=True,
+        )
     print(f"run folder: {folder}", flush=True)
     return 0

@@ -1,6 +1,6 @@
 """Digits: scikit-learn's 8x8 handwritten digits, the embedded default dataset (no download).
 
-    python -m protocols.digits [--epochs N] [--topology FC_200_FC_10] [...]
+python -m protocols.digits [--epochs N] [--topology FC_200_FC_10] [...]
 """
 
 from __future__ import annotations

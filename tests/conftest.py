@@ -1,10 +1,7 @@
 """Shared fixtures: Brian2 on the runtime device (numpy target) unless a test builds standalone."""
 
-import matplotlib
 import pytest
 from brian2 import prefs, set_device
-
-matplotlib.use("Agg")
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +10,9 @@ def runtime_device():
     prefs.codegen.target = "numpy"
     yield
     set_device("runtime")
+
+
+@pytest.fixture(scope="session")
+def build_cache(tmp_path_factory):
+    """One compiled-program cache for the whole test session."""
+    return tmp_path_factory.mktemp("build_cache")

@@ -65,8 +65,17 @@ def test_minibatch_update_matches_numpy_reference(form, signal, optimizer):
     n_train, batch = 2, 2
     data = rng.uniform(0.3, 1.0, (3, N_IN))
     labels = np.array([1, 2, 0])
-    spec = NetworkSpec(n_inputs=N_IN, sizes=SIZES, n_rows=3, n_slots=3, T=T, signal=signal, form=form,
-                       optimizer=optimizer, batch_size=batch)
+    spec = NetworkSpec(
+        n_inputs=N_IN,
+        sizes=SIZES,
+        n_rows=3,
+        n_slots=3,
+        T=T,
+        signal=signal,
+        form=form,
+        optimizer=optimizer,
+        batch_size=batch,
+    )
     feedback = feedback_matrices(spec, rng)
     state = initial_state(spec, rng)
     # large enough initial weights that both layers spike

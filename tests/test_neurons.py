@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from brian2 import DimensionMismatchError, Network, NeuronGroup, StateMonitor, TimedArray, mV, ms, nS, pF
+from brian2 import DimensionMismatchError, Network, NeuronGroup, StateMonitor, TimedArray, ms, mV, nS, pF
 
 from models.network import dense_connection, spiking_layer
 from models.neurons import COBAParameters, LIFParameters, lif_from_membrane, neuron_parameters
@@ -16,8 +16,9 @@ def run_layer(neuron, raster, weights, bias, steps):
     """Drive one layer with an input spike raster (steps x n_in); return v (mV) before the threshold, and spikes."""
     n_in, n_out = weights.shape
     namespace = dict(neuron.namespace, raster=TimedArray(raster.astype(float), dt=DT), T_steps=steps)
-    source = NeuronGroup(n_in, "cnt : 1", threshold="raster(t, i) > 0.5", reset="cnt += 1",
-                         namespace=namespace, dt=DT, name="source")
+    source = NeuronGroup(
+        n_in, "cnt : 1", threshold="raster(t, i) > 0.5", reset="cnt += 1", namespace=namespace, dt=DT, name="source"
+    )
     source.state_updater.when = "groups"
     source.thresholder["spike"].when, source.thresholder["spike"].order = "groups", 3
     layer, integrate = spiking_layer(neuron, n_out, 1, namespace, DT, "layer")
@@ -38,7 +39,7 @@ def lif_reference(raster, weights, bias, decay, v_th, v_reset, v_rest, n_ref, w_
     """Independent recurrence of eq. 2: leak off while refractory, no spike while refractory."""
     steps, n_out = len(raster), weights.shape[1]
     v = np.full(n_out, v_reset)
-    last = np.full(n_out, -10**6)
+    last = np.full(n_out, -(10**6))
     trace, fired = np.zeros((steps, n_out)), np.zeros((steps, n_out))
     for t in range(steps):
         refractory = (t - last) < n_ref
@@ -89,8 +90,9 @@ def test_refractory_period_stops_leak_and_spikes(drive):
 
 def test_physical_parametrisation_from_membrane(drive):
     raster, weights, bias, steps = drive
-    neuron = lif_from_membrane(200 * pF, 10 * nS, v_rest=-70 * mV, v_reset=-75 * mV,
-                                         v_th=-60 * mV, w_unit=4 * mV, tau_ref=2 * ms)
+    neuron = lif_from_membrane(
+        200 * pF, 10 * nS, v_rest=-70 * mV, v_reset=-75 * mV, v_th=-60 * mV, w_unit=4 * mV, tau_ref=2 * ms
+    )
     assert neuron.tau_m == 20 * ms
     v, fired = run_layer(neuron, raster, weights, bias, steps)
     ref_v, ref_fired = lif_reference(raster, weights, bias, math.exp(-1 / 20), -60, -75, -70, 2, 4.0)
@@ -108,7 +110,7 @@ def test_conductance_based_variant(drive):
     vr, vreset, vth, Ee, Ei = (float(x) for x in (p.v_rest, p.v_reset, p.v_th, p.E_e, p.E_i))
     n_out = weights.shape[1]
     vm, ge, gi = np.full(n_out, vreset), np.zeros(n_out), np.zeros(n_out)
-    last = np.full(n_out, -10**6)
+    last = np.full(n_out, -(10**6))
     for t in range(steps):
         refractory = (t - last) < 1
         A = (gl * vr + ge * Ee + gi * Ei) / C

@@ -22,7 +22,7 @@ class Dataset:
     test_y: np.ndarray
     n_classes: int
 
-    def limited(self, n_train: int | None, n_test: int | None) -> "Dataset":
+    def limited(self, n_train: int | None, n_test: int | None) -> Dataset:
         """The first ``n_train`` training and ``n_test`` test samples (all when None)."""
         return Dataset(
             self.name,

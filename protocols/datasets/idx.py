@@ -60,7 +60,9 @@ def load_mnist(directory) -> Dataset:
         arrays[key] = read_idx(_find(directory, stem), IMAGE_MAGIC if "images" in key else LABEL_MAGIC)
     for split in ("train", "test"):
         if len(arrays[f"{split}_images"]) != len(arrays[f"{split}_labels"]):
-            raise DataError(f"MNIST {split}: {len(arrays[f'{split}_images'])} images but {len(arrays[f'{split}_labels'])} labels")
+            raise DataError(
+                f"MNIST {split}: {len(arrays[f'{split}_images'])} images but {len(arrays[f'{split}_labels'])} labels"
+            )
     return Dataset(
         name="mnist",
         train_x=arrays["train_images"].reshape(len(arrays["train_images"]), -1) / 255.0,
