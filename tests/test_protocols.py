@@ -1,0 +1,166 @@
+"""Protocols end to end: compiled runs that learn, run folders, determinism, resume, bad input."""
+
+import csv
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from protocols import digits, mnist
+
+pytestmark = pytest.mark.standalone
+
+
+def digits_run(tmp_path, build_cache, *extra):
+    args = ["--results-dir", str(tmp_path), "--cache-dir", str(build_cache), "--quiet", *extra]
+    assert digits.main(args) == 0
+    (folder,) = list((tmp_path / "digits").iterdir())
+    return folder
+
+
+def read_metrics(folder):
+    with (folder / "metrics.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_digits_learns_far_above_chance(tmp_path, build_cache):
+    folder = digits_run(tmp_path, build_cache, "--epochs", "6", "--topology", "FC_100_FC_10")
+    rows = read_metrics(folder)
+    test = [float(r["accuracy"]) for r in rows if r["split"] == "test"]
+    assert len(test) == 6
+    assert test[-1] >= 0.8, f"digits test accuracy after 6 epochs is {test[-1]} (chance is 0.1)"
+    assert test[-1] > test[0], "accuracy should improve over epochs"
+    columns = set(rows[0])
+    assert {"epoch", "split", "accuracy", "n_samples", "seconds", "samples_per_s"} <= columns
+    assert {"rate_input", "rate_hidden1", "rate_output"} <= columns
+    config = json.loads((folder / "config.json").read_text())
+    assert config["settings"]["topology"] == "FC_100_FC_10"
+    assert config["environment"]["packages"]["brian2"] == "2.10.1"
+    assert "git_commit" in config["environment"] and "host" in config["environment"]
+    with np.load(folder / "checkpoint.npz") as checkpoint:
+        assert int(checkpoint["epoch"][0]) == 6
+        assert checkpoint["state/input_hidden1.w"].shape == (64 * 100,)
+
+
+def test_same_seed_gives_identical_runs_and_resume_continues_exactly(tmp_path, build_cache):
+    small = ["--topology", "FC_30_FC_10", "--limit-train", "200", "--limit-test", "50", "--seed", "3"]
+    straight = digits_run(tmp_path / "a", build_cache, "--epochs", "2", *small)
+    again = digits_run(tmp_path / "b", build_cache, "--epochs", "2", *small)
+    interrupted = digits_run(tmp_path / "c", build_cache, "--epochs", "1", *small)
+    assert digits.main(["--resume", str(interrupted), "--epochs", "2", "--quiet", "--cache-dir", str(build_cache)]) == 0
+
+    def content(folder):
+        rows = [{k: v for k, v in r.items() if k not in ("seconds", "samples_per_s")} for r in read_metrics(folder)]
+        with np.load(folder / "checkpoint.npz") as c:
+            return rows, {k: c[k] for k in c.files}
+
+    rows_a, weights_a = content(straight)
+    for other in (again, interrupted):
+        rows, weights = content(other)
+        assert rows == rows_a
+        assert weights.keys() == weights_a.keys()
+        for key in weights:
+            np.testing.assert_array_equal(weights[key], weights_a[key], err_msg=key)
+
+
+def test_runs_never_share_a_folder(tmp_path, build_cache):
+    small = ["--topology", "FC_30_FC_10", "--limit-train", "100", "--limit-test", "20", "--epochs", "1"]
+    for _ in range(2):
+        assert digits.main(["--results-dir", str(tmp_path), "--cache-dir", str(build_cache), "--quiet", *small]) == 0
+    assert len(list((tmp_path / "digits").iterdir())) == 2
+
+
+def write_idx(path, array, magic):
+    header = magic.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if path.suffix == ".gz":
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for stem, n in (("train", 60), ("t10k", 20)):
+        write_idx(folder / f"{stem}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)), 2051)
+        write_idx(folder / f"{stem}-labels-idx1-ubyte", rng.integers(0, 10, n), 2049)
+    return folder
+
+
+def test_idx_reader_reads_gzipped_and_plain_files(tiny_mnist):
+    from protocols.datasets.idx import load_mnist
+
+    data = load_mnist(tiny_mnist)
+    assert data.train_x.shape == (60, 784) and data.test_x.shape == (20, 784)
+    assert 0 <= data.train_x.min() and data.train_x.max() <= 1
+    with gzip.open(tiny_mnist / "train-images-idx3-ubyte.gz") as f:
+        raw = np.frombuffer(f.read()[16:], dtype=np.uint8)
+    np.testing.assert_array_equal(data.train_x.ravel(), raw / 255.0)
+
+
+def test_mnist_protocol_runs_on_idx_files(tiny_mnist, tmp_path, build_cache):
+    args = ["--data-dir", str(tiny_mnist), "--results-dir", str(tmp_path / "r"), "--cache-dir", str(build_cache)]
+    assert mnist.main([*args, "--epochs", "1", "--topology", "FC_20_FC_10", "--quiet"]) == 0
+    assert len(read_metrics(next((tmp_path / "r" / "mnist").iterdir()))) == 2
+
+
+def expect_usage_error(capsys, main, argv, fragment):
+    try:
+        status = main(argv)
+    except SystemExit as stop:
+        status = stop.code
+    err = capsys.readouterr().err
+    assert status == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--topology", "FC_500_XX_10"], "unknown layer 'XX'"),
+        (["--topology", "FC_500_FC_7"], "data have 10 classes"),
+        (["--topology", "CONV_32_5_1_2_FC_10"], "convolution layers are not implemented"),
+        (["--T", "0"], "must be a positive int"),
+        (["--T", "-5"], "must be a positive int"),
+        (["--lr", "0"], "must be a positive float"),
+        (["--lr", "nan"], "must be a positive float"),
+        (["--lr", "abc"], "is not a float"),
+        (["--resume", "/nonexistent/run"], "has no config.json"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path, argv, fragment):
+    expect_usage_error(capsys, digits.main, [*argv, "--results-dir", str(tmp_path)], fragment)
+
+
+def test_unwritable_results_folder(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    expect_usage_error(capsys, digits.main, ["--results-dir", str(blocker / "results")], "cannot create results folder")
+
+
+def test_missing_mnist_folder_and_files(capsys, tmp_path):
+    expect_usage_error(capsys, mnist.main, ["--results-dir", str(tmp_path)], "--data-dir is required")
+    expect_usage_error(capsys, mnist.main, ["--data-dir", str(tmp_path / "none")], "does not exist")
+    (tmp_path / "empty").mkdir()
+    expect_usage_error(capsys, mnist.main, ["--data-dir", str(tmp_path / "empty")], "missing MNIST file")
+
+
+def test_corrupt_idx_files(capsys, tiny_mnist, tmp_path):
+    labels = tiny_mnist / "train-labels-idx1-ubyte"
+    good = labels.read_bytes()
+    labels.write_bytes(good[:-5])
+    expect_usage_error(capsys, mnist.main, ["--data-dir", str(tiny_mnist), "--results-dir", str(tmp_path)], "truncated")
+    labels.write_bytes((2051).to_bytes(4, "big") + good[4:])
+    expect_usage_error(
+        capsys, mnist.main, ["--data-dir", str(tiny_mnist), "--results-dir", str(tmp_path)], "magic number 2051"
+    )
+    (tiny_mnist / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b garbage")
+    labels.write_bytes(good)
+    expect_usage_error(capsys, mnist.main, ["--data-dir", str(tiny_mnist), "--results-dir", str(tmp_path)], "cannot read")
