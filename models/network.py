@@ -96,7 +96,7 @@ class NetworkSpec:
     neuron: LIFParameters | COBAParameters = field(default_factory=LIFParameters)
     alpha: float = 1.0
     signal: str = "label"
-    form: str = "paper"
+    form: str = "code"
     optimizer: str = "adam"
     batch_size: int = 50
 

@@ -70,7 +70,7 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
         "--signal", choices=brp.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)"
     )
     p.add_argument(
-        "--form", choices=brp.FORMS, default="paper", help="hidden local error: paper h - B*TP, or code B*TP"
+        "--form", choices=brp.FORMS, default="code", help="hidden local error: code B*TP (authors' code, default) or paper h - B*TP"
     )
     p.add_argument("--neuron", choices=("lif", "coba"), default="lif")
     p.add_argument("--T", type=positive(int), default=defaults.T, help="time steps per sample")

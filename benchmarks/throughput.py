@@ -1,0 +1,159 @@
+"""Training throughput of BRP on 784-500-10 at T = 20, measured in one run.
+
+    python -m benchmarks.throughput [--data-dir ../shared/data/mnist] [--samples 5000]
+
+(a) the project's compiled training (cpp_standalone, one run per epoch);
+(b) the usual Brian2 way: runtime mode, one ``run()`` per sample, update and reset in Python;
+(c) the same algorithm computed densely with numpy, minibatches of 50 (as the authors' PyTorch code).
+The last two lines are ``ratio_vs_dense_batched: a/c`` and ``speedup_vs_per_sample_loop: a/b``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from brian2 import Network, NeuronGroup, Synapses, ms, prefs, set_device
+
+from benchmarks.dense import DenseBRP
+from models.network import NetworkSpec
+from models.neurons import LIFParameters
+from models.training import Trainer, feedback_matrices, initial_state
+from protocols.datasets import DataError
+from protocols.datasets.idx import load_mnist
+
+SIZES = (500, 10)
+T = 20
+
+
+def mnist_shaped(data_dir, n, rng):
+    """Real MNIST if present, else random strokes with MNIST's statistics (about 19% non-zero pixels)."""
+    try:
+        d = load_mnist(data_dir)
+        return d.train_x[:n], d.train_y[:n], "MNIST"
+    except DataError:
+        x = np.where(rng.random((n, 784)) < 0.19, rng.uniform(0.5, 1.0, (n, 784)), 0.0)
+        return x, rng.integers(0, 10, n), "synthetic MNIST-shaped"
+
+
+def compiled(x, y, n_test, cache_dir, profile):
+    """Samples/s of training, the start-up overhead of one run, and the profile of where time goes."""
+    n_train = len(x) - n_test
+    spec = NetworkSpec(n_inputs=784, sizes=SIZES, n_rows=len(x), n_slots=len(x), T=T, form="code")
+    rng = np.random.default_rng(0)
+    trainer = Trainer(spec, x, y, feedback_matrices(spec, rng), cache_dir=cache_dir, profile=profile)
+    state = initial_state(spec, rng)
+    test_rows = np.arange(n_train, len(x))
+    trainer.run(state, rng.permutation(n_train), test_rows, 1e-3)  # warm-up (file cache)
+    tic = time.perf_counter()
+    result, _ = trainer.run(state, rng.permutation(n_train), test_rows, 1e-3)
+    wall = time.perf_counter() - tic
+    simulated = trainer.last_simulation_seconds
+    summary = trainer.profiling_summary() if profile else []
+    return len(x) / wall, wall - simulated, summary, trainer.build_seconds
+
+
+LOOP_EQUATIONS = """
+dv/dt = -v / tau_m : volt  # eq. 2 leak
+cnt : 1  # spikes in the sample
+gate_sum : 1  # summed pseudo-gradient (eq. 10)
+"""
+
+
+def per_sample_loop(x, y, n_samples, lr=1e-3):
+    """Runtime mode, one run() per sample; the rate-form BRP update and the reset done in Python."""
+    set_device("runtime")
+    prefs.codegen.target = "numpy"
+    neuron = LIFParameters.authors()
+    rng = np.random.default_rng(0)
+    ns = neuron.namespace
+    inp = NeuronGroup(784, "p : 1\ncnt : 1", threshold="rand() < p", reset="cnt += 1", namespace={}, dt=1 * ms)
+    layers = [
+        NeuronGroup(
+            n,
+            LOOP_EQUATIONS,
+            threshold="v > v_th",
+            reset="v = v_reset; cnt += 1",
+            method="exact",
+            namespace=ns,
+            dt=1 * ms,
+        )
+        for n in SIZES
+    ]
+    gates = [
+        g.run_regularly("gate_sum += gate_height * int(abs(v - v_th) < gate_width)", when="before_thresholds")
+        for g in layers
+    ]
+    synapses = [
+        Synapses(pre, post, "w : 1", on_pre="v_post += w * w_unit", namespace=ns, dt=1 * ms)
+        for pre, post in ((inp, layers[0]), (layers[0], layers[1]))
+    ]
+    for syn in synapses:
+        syn.connect()
+    weights = [
+        rng.uniform(-1 / 28, 1 / 28, (784, SIZES[0])),
+        rng.uniform(-1 / np.sqrt(SIZES[0]), 1 / np.sqrt(SIZES[0]), SIZES),
+    ]
+    bound = np.sqrt(6 / SIZES[0])
+    B = rng.uniform(-bound, bound, (10, SIZES[0]))
+    net = Network(inp, *layers, *gates, *synapses)
+    net.run(T * ms, namespace={})  # warm-up
+    tic = time.perf_counter()
+    for k in range(n_samples):
+        inp.p, inp.cnt = x[k], 0
+        for group in layers:
+            group.v, group.cnt, group.gate_sum = neuron.v_reset, 0, 0
+        for syn, w in zip(synapses, weights):
+            syn.w = w.ravel()
+        net.run(T * ms, namespace={})
+        rates = [np.asarray(g.cnt[:]) / T for g in (inp, *layers)]
+        gate = [np.asarray(g.gate_sum[:]) / T for g in layers]
+        onehot = np.eye(10)[y[k]]
+        deltas = [(onehot @ B) * gate[0], (rates[2] - onehot) * gate[1]]
+        for w, r, d in zip(weights, rates, deltas):
+            w -= lr * np.outer(r, d)
+    return n_samples / (time.perf_counter() - tic)
+
+
+def dense_batched(x, y, n_samples):
+    net = DenseBRP(784, SIZES, T=T, form="code")
+    net.train_batch(x[:50], y[:50])
+    tic = time.perf_counter()
+    for k in range(0, n_samples, 50):
+        net.train_batch(x[k : k + 50], y[k : k + 50])
+    return n_samples / (time.perf_counter() - tic)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
+    parser.add_argument("--samples", type=int, default=5000, help="samples per compiled run (train + 10%% test)")
+    parser.add_argument("--loop-samples", type=int, default=200, help="samples of the per-sample runtime loop")
+    parser.add_argument("--cache-dir", default=None)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    x, y, source = mnist_shaped(args.data_dir, args.samples, rng)
+    print(f"data: {source}, {len(x)} samples, {np.mean(x > 0):.1%} non-zero pixels; 784-500-10, T={T}")
+    cache = args.cache_dir or tempfile.mkdtemp(prefix="brp_bench_")
+    a, overhead, _, build = compiled(x, y, len(x) // 10, cache, profile=False)
+    print(f"(a) compiled training (cpp_standalone): {a:.0f} samples/s (build {build:.1f} s)")
+    print(f"    start-up overhead of one run of the compiled program: {overhead:.2f} s")
+    _, _, profile, _ = compiled(x, y, len(x) // 10, cache, profile=True)
+    total = sum(float(t) for _, t in profile)
+    print("    where the time goes (profiled build):")
+    for name, t in profile[:6]:
+        print(f"      {name:<48} {float(t) / total:6.1%}")
+    b = per_sample_loop(x, y, args.loop_samples)
+    print(f"(b) runtime mode, one run() per sample: {b:.1f} samples/s")
+    c = dense_batched(x, y, min(len(x), 2000))
+    print(f"(c) dense numpy, batches of 50: {c:.0f} samples/s")
+    print(f"ratio_vs_dense_batched: {a / c:.2f}")
+    print(f"speedup_vs_per_sample_loop: {a / b:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
