@@ -85,6 +85,8 @@ class NetworkSpec:
         Reward signal (label, error, sign), BRP form (paper, code), optimizer (adam, sgd).
     batch_size : int
         Samples per minibatch update.
+    precision : str
+        'float64' or 'float32' for every state variable.
     """
 
     n_inputs: int
@@ -99,6 +101,7 @@ class NetworkSpec:
     form: str = "code"
     optimizer: str = "adam"
     batch_size: int = 50
+    precision: str = "float64"
 
     @property
     def n_classes(self) -> int:
@@ -132,7 +135,7 @@ class NetworkSpec:
         return (
             f"{self.n_inputs}|{self.sizes}|{self.n_rows}|{self.n_slots}|{self.T}|{self.dt!r}|"
             f"{self.neuron.kind}:{neuron}|{self.alpha}|{self.signal}|{self.form}|{self.optimizer}|"
-            f"{self.batch_size}"
+            f"{self.batch_size}|{self.precision}"
         )
 
 

@@ -130,7 +130,7 @@ class Trainer:
 
     def _compile(self):
         start = time.perf_counter()
-        with self._standalone.activate(self.seed):
+        with self._standalone.activate(self.seed, self.spec.precision):
             state = initial_state(self.spec, np.random.default_rng(0))
             self.net = build_network(self.spec, self.data, self._placeholder(), state, self.feedback)
             self.net.run(self.spec.duration, report="text", report_period=REPORT_PERIOD, profile=self.profile)
@@ -170,7 +170,7 @@ class Trainer:
             self._standalone.run(self._run_args(inputs, state), progress)
         seconds = time.perf_counter() - start
         new_state = {
-            key: np.array(getattr(net[key.split(".")[0]], key.split(".")[1])[:])
+            key: np.array(getattr(net[key.split(".")[0]], key.split(".")[1])[:], dtype=float)
             for key in state
             if key != "optimizer_steps"
         }
@@ -199,7 +199,7 @@ class Trainer:
         return result, new_state
 
     def _runtime_run(self, inputs, state, epoch):
-        with devices.runtime(self.seed + epoch):
+        with devices.runtime(self.seed + epoch, self.spec.precision):
             net = build_network(self.spec, self.data, inputs, state, self.feedback)
             net.run(self.spec.duration)
         return net

@@ -70,7 +70,7 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
         "--signal", choices=brp.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)"
     )
     p.add_argument(
-        "--form", choices=brp.FORMS, default="code", help="hidden local error: code B*TP (authors' code, default) or paper h - B*TP"
+        "--form", choices=brp.FORMS, default="code", help="hidden error: code B*TP (authors' code) or paper h - B*TP"
     )
     p.add_argument("--neuron", choices=("lif", "coba"), default="lif")
     p.add_argument("--T", type=positive(int), default=defaults.T, help="time steps per sample")
@@ -80,6 +80,7 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--optimizer", choices=brp.OPTIMIZERS, default="adam")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("runtime", "cpp_standalone"), default="cpp_standalone")
+    p.add_argument("--precision", choices=("float64", "float32"), default="float64", help="state variables' type")
     p.add_argument("--limit-train", type=positive(int), default=None, help="use the first N training samples")
     p.add_argument("--limit-test", type=positive(int), default=None, help="use the first N test samples")
     p.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
@@ -104,6 +105,7 @@ SETTINGS = (
     "optimizer",
     "seed",
     "device",
+    "precision",
     "limit_train",
     "limit_test",
 )
@@ -131,7 +133,7 @@ def _run(protocol, load, args, argv) -> int:
         if explicit_epochs:
             settings["epochs"] = args.epochs
         for key in SETTINGS:
-            setattr(args, key, settings[key])
+            setattr(args, key, settings.get(key, getattr(args, key)))
     dataset = load(args).limited(args.limit_train, args.limit_test)
     if len(dataset.train_y) == 0 or len(dataset.test_y) == 0:
         raise DataError(f"{protocol}: the data have no training or no test samples")
@@ -151,6 +153,7 @@ def _run(protocol, load, args, argv) -> int:
         form=args.form,
         optimizer=args.optimizer,
         batch_size=args.batch_size,
+        precision=args.precision,
     )
     rng = np.random.default_rng(args.seed)
     start_epoch, state, feedback = 0, None, None

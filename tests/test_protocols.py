@@ -163,4 +163,23 @@ def test_corrupt_idx_files(capsys, tiny_mnist, tmp_path):
     )
     (tiny_mnist / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b garbage")
     labels.write_bytes(good)
-    expect_usage_error(capsys, mnist.main, ["--data-dir", str(tiny_mnist), "--results-dir", str(tmp_path)], "cannot read")
+    expect_usage_error(
+        capsys, mnist.main, ["--data-dir", str(tiny_mnist), "--results-dir", str(tmp_path)], "cannot read"
+    )
+
+
+def test_conductance_based_neurons_learn_digits(tmp_path, build_cache):
+    folder = digits_run(
+        tmp_path,
+        build_cache,
+        "--neuron",
+        "coba",
+        "--epochs",
+        "4",
+        "--topology",
+        "FC_100_FC_10",
+        "--precision",
+        "float32",
+    )
+    test = [float(r["accuracy"]) for r in read_metrics(folder) if r["split"] == "test"]
+    assert test[-1] >= 0.7, f"COBA digits test accuracy after 4 epochs is {test[-1]} (chance is 0.1)"
