@@ -141,13 +141,15 @@ class NetworkSpec:
 
 @dataclass
 class RunInputs:
-    """Values that change from run to run (TimedArray contents); see :mod:`models.training`."""
+    """Values that change from run to run (TimedArray contents); see :mod:`models.training`.
+
+    ``split_prev[s]`` is the split of the sample that ends at the start of slot s
+    (0 none, 1 train, 2 test): boundary operations at slot s belong to sample s-1.
+    """
 
     order: np.ndarray  # (n_sample_slots,) data row of each sample slot
     label: np.ndarray  # (n_sample_slots,) class of each sample slot
-    split_prev: (
-        np.ndarray
-    )  # (n_sample_slots,) split of the sample that ends at each slot's start: 0 none, 1 train, 2 test
+    split_prev: np.ndarray  # (n_sample_slots,)
     step_size: np.ndarray  # (n_batch_slots,) optimizer step size at each minibatch boundary
     adam_eps: np.ndarray  # (n_batch_slots,)
     adam_on: np.ndarray  # (n_batch_slots,) 1 where a minibatch is applied
@@ -263,14 +265,12 @@ def build_network(
     _schedule(input_group, 0)
     _schedule_sample_end(input_group)
     objects.append(input_group)
-    reward_group = reward.reward_group(spec.n_classes, spec.signal, namespace, dt=dt)
+    reward_group = reward.reward_group(spec.n_classes, namespace, dt=dt)
     objects.append(reward_group)
     objects.append(_sample_ops(reward_group, brp.TP_CODE[spec.signal], ORDER_SIGNAL, T, "reward_signal"))
 
     layer_model = brp.neuron_equations() + Equations(STATISTICS_EQUATIONS)
-    reset_code = "cnt = 0\ngate_sum = 0\nv = v_reset\nI = 0"
-    if isinstance(neuron, COBAParameters):
-        reset_code += "\ng_e = 0 * siemens\ng_i = 0 * siemens\nI_inh = 0"
+    reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
     previous = input_group
     for position, (name, size) in enumerate(zip(spec.layer_names, spec.sizes), start=1):
         role = "output" if name == "output" else "hidden"

@@ -114,6 +114,9 @@ class LIFParameters:
 
     on_pre = "I_post += w"
 
+    # between samples: a fresh neuron, as at the start of each minibatch in the authors' code
+    sample_reset_code = "v = v_reset\nI = 0\nlastspike = -1e4 * second"
+
     @property
     def namespace(self) -> dict:
         return {
@@ -178,6 +181,8 @@ class COBAParameters:
         return "g_e += I * w_unit\ng_i += I_inh * w_unit\nv += bias * bias_unit\nI = 0\nI_inh = 0"
 
     on_pre = "I_post += w * int(w > 0)\nI_inh_post -= w * int(w < 0)"
+
+    sample_reset_code = "v = v_reset\nI = 0\nI_inh = 0\ng_e = 0 * siemens\ng_i = 0 * siemens\nlastspike = -1e4 * second"
 
     @property
     def namespace(self) -> dict:

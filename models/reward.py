@@ -23,7 +23,7 @@ tp : 1  # reward signal TP (eqs. 4, 5, 7)
 """
 
 
-def reward_group(n_classes: int, signal: str, namespace: dict, dt) -> NeuronGroup:
+def reward_group(n_classes: int, namespace: dict, dt) -> NeuronGroup:
     """Neuron ``i`` spikes at every step of a sample whose label (TimedArray ``label``) is ``i``."""
     return NeuronGroup(
         n_classes,
