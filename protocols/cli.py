@@ -85,6 +85,7 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--limit-test", type=positive(int), default=None, help="use the first N test samples")
     p.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
     p.add_argument("--cache-dir", default=None, help="compiled-program cache (default ~/.cache/brp_snn)")
+    p.add_argument("--run-name", default=None, help="run folder name instead of <timestamp>_<rule>_seed<k>")
     p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue a run from its last finished epoch")
     p.add_argument("--quiet", action="store_true", help="no progress output within epochs")
     return p
@@ -162,7 +163,7 @@ def _run(protocol, load, args, argv) -> int:
         runs.truncate_metrics(folder, start_epoch)
         print(f"resuming {folder} after epoch {start_epoch}", flush=True)
     else:
-        folder = runs.create_run_folder(args.results_dir, protocol, args.rule, args.seed)
+        folder = runs.create_run_folder(args.results_dir, protocol, args.rule, args.seed, args.run_name)
         runs.write_config(
             folder,
             {k: getattr(args, k) for k in SETTINGS}

@@ -59,8 +59,11 @@ def environment() -> dict:
     }
 
 
-def create_run_folder(results_dir, protocol: str, rule: str, seed: int) -> Path:
-    """A new, empty run folder; a suffix is added rather than reuse an existing one."""
+def create_run_folder(results_dir, protocol: str, rule: str, seed: int, name: str | None = None) -> Path:
+    """A new, empty run folder; a suffix is added rather than reuse an existing one.
+
+    With ``name`` the folder is ``<results_dir>/<protocol>/<name>`` and must not exist yet.
+    """
     parent = Path(results_dir) / protocol
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +71,15 @@ def create_run_folder(results_dir, protocol: str, rule: str, seed: int) -> Path:
         raise RunFolderError(f"cannot create results folder {parent}: {error.strerror}") from None
     if not os.access(parent, os.W_OK):
         raise RunFolderError(f"results folder {parent} is not writable")
+    if name is not None:
+        folder = parent / name
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            raise RunFolderError(f"run folder {folder} exists already; continue it with --resume {folder}") from None
+        except OSError as error:
+            raise RunFolderError(f"cannot create run folder {folder}: {error.strerror}") from None
+        return folder
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     for k in range(1000):
         folder = parent / (f"{stamp}_{rule}_seed{seed}" + (f"_{k}" if k else ""))
