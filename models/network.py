@@ -35,14 +35,16 @@ from brian2 import (
 
 from models import encoding, reward
 from models.neurons import GATE_CODE, RESET, THRESHOLD, COBAParameters, LIFParameters
-from models.rules import brp
+from models.reward import at_sample_end
+from models.rules import bp, brp
+
+RULES = {"brp": brp, "bp": bp}
 
 # Order of the operations at a sample boundary (slot 'start').
-ORDER_MONITOR = -10
-ORDER_OUTPUT_RATES = -9
-ORDER_SIGNAL = -8
-ORDER_FEEDBACK = -7
-ORDER_DELTA = -6
+ORDER_MONITOR = -100
+ORDER_OUTPUT_RATES = -99
+ORDER_SIGNAL = -98
+ORDER_FEEDBACK = -97
 ORDER_STATISTICS = -5
 ORDER_ACCUMULATE = -4
 ORDER_APPLY = -3
@@ -87,6 +89,8 @@ class NetworkSpec:
         Samples per minibatch update.
     precision : str
         'float64' or 'float32' for every state variable.
+    rule : str
+        'brp' (reward propagation, :mod:`models.rules.brp`) or 'bp' (pseudo-BP, :mod:`models.rules.bp`).
     """
 
     n_inputs: int
@@ -102,6 +106,7 @@ class NetworkSpec:
     optimizer: str = "adam"
     batch_size: int = 50
     precision: str = "float64"
+    rule: str = "brp"
 
     @property
     def n_classes(self) -> int:
@@ -135,7 +140,7 @@ class NetworkSpec:
         return (
             f"{self.n_inputs}|{self.sizes}|{self.n_rows}|{self.n_slots}|{self.T}|{self.dt!r}|"
             f"{self.neuron.kind}:{neuron}|{self.alpha}|{self.signal}|{self.form}|{self.optimizer}|"
-            f"{self.batch_size}|{self.precision}"
+            f"{self.batch_size}|{self.precision}|{self.rule}"
         )
 
 
@@ -154,6 +159,11 @@ class RunInputs:
     adam_eps: np.ndarray  # (n_batch_slots,)
     adam_on: np.ndarray  # (n_batch_slots,) 1 where a minibatch is applied
     grad_scale: np.ndarray  # (n_batch_slots,) 1 / samples in the minibatch
+
+
+def delta_order(position: int, n_layers: int) -> int:
+    """Local errors are computed from the output backwards (pseudo-BP needs the layer above first)."""
+    return -90 + 2 * (n_layers - position)
 
 
 def _schedule(group: NeuronGroup, position: int) -> None:
@@ -269,7 +279,9 @@ def build_network(
     objects.append(reward_group)
     objects.append(_sample_ops(reward_group, brp.TP_CODE[spec.signal], ORDER_SIGNAL, T, "reward_signal"))
 
-    layer_model = brp.neuron_equations() + Equations(STATISTICS_EQUATIONS)
+    rule = RULES[spec.rule]
+    layer_model = rule.neuron_equations() + Equations(STATISTICS_EQUATIONS)
+    n_layers = len(spec.sizes)
     reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
     previous = input_group
     for position, (name, size) in enumerate(zip(spec.layer_names, spec.sizes), start=1):
@@ -277,17 +289,25 @@ def build_network(
         layer, integrate = spiking_layer(neuron, size, position, namespace, dt, name, model=layer_model)
         for variable in ("bias", "bias_m", "bias_v"):
             setattr(layer, variable, weights[f"{name}.{variable}"])
-        synapses = dense_connection(previous, layer, neuron, position, namespace, dt, model=brp.synapse_equations())
+        backward = spec.rule == "bp" and position > 1
+        model = bp.synapse_equations(backward) if spec.rule == "bp" else brp.synapse_equations()
+        synapses = dense_connection(previous, layer, neuron, position, namespace, dt, model=model)
         for variable in ("w", "w_m", "w_v"):
             setattr(synapses, variable, weights[f"{synapses.name}.{variable}"])
+        if backward:
+            at_sample_end(synapses, "bp_pre", sample_clock, delta_order(position, n_layers) + 1)
+        if spec.rule == "brp" or role == "output":
+            objects.append(
+                reward.feedback_synapses(
+                    reward_group, layer, role, feedback.get(name), namespace, sample_clock, ORDER_FEEDBACK
+                )
+            )
+        delta = brp.delta_code(role, spec.form) if spec.rule == "brp" else bp.delta_code(role)
         objects += [
             layer,
             integrate,
             synapses,
-            reward.feedback_synapses(
-                reward_group, layer, role, feedback.get(name), namespace, sample_clock, ORDER_FEEDBACK
-            ),
-            _sample_ops(layer, brp.delta_code(role, spec.form), ORDER_DELTA, T, f"{name}_delta"),
+            _sample_ops(layer, delta, delta_order(position, n_layers), T, f"{name}_delta"),
             _sample_ops(layer, STATISTICS_CODE, ORDER_STATISTICS, T, f"{name}_statistics"),
             _sample_ops(synapses, brp.apply_code(spec.optimizer, "w"), ORDER_APPLY, batch_dt, f"{synapses.name}_apply"),
             _sample_ops(layer, brp.apply_code(spec.optimizer, "bias"), ORDER_APPLY, batch_dt, f"{name}_apply"),

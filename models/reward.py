@@ -36,8 +36,8 @@ def reward_group(n_classes: int, namespace: dict, dt) -> NeuronGroup:
     )
 
 
-def _at_sample_end(synapses: Synapses, variable: str, clock, order: int) -> None:
-    """Run a summed variable once per sample, at the boundary, in the given order."""
+def at_sample_end(synapses: Synapses, variable: str, clock, order: int) -> None:
+    """Run the summed variable ``variable`` (e.g. 'fb_post') once per sample, at the boundary, in ``order``."""
     updater = synapses.summed_updaters[variable]
     updater._clock = clock
     updater.when, updater.order = "start", order
@@ -68,7 +68,7 @@ def feedback_synapses(reward, layer, role: str, b_matrix, namespace, clock, orde
         )
         synapses.connect(i=np.repeat(np.arange(n_classes), size), j=np.tile(np.arange(size), n_classes))
         synapses.b_fb = b_matrix.ravel()
-    _at_sample_end(synapses, "fb_post", clock, order)
+    at_sample_end(synapses, "fb_post", clock, order)
     return synapses
 
 
@@ -82,7 +82,7 @@ def output_to_reward(output, reward, namespace, clock, order) -> Synapses:
         name="output_reward",
     )
     synapses.connect(j="i")
-    _at_sample_end(synapses, "y_post", clock, order)
+    at_sample_end(synapses, "y_post", clock, order)
     return synapses
 
 

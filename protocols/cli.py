@@ -24,7 +24,7 @@ from models.training import Trainer, feedback_matrices, initial_state
 from protocols import runs
 from protocols.datasets import DataError, Dataset
 
-RULES = ("brp",)
+RULES = ("brp", "bp")  # reward propagation; pseudo-BP baseline
 DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
@@ -155,6 +155,7 @@ def _run(protocol, load, args, argv) -> int:
         optimizer=args.optimizer,
         batch_size=args.batch_size,
         precision=args.precision,
+        rule=args.rule,
     )
     rng = np.random.default_rng(args.seed)
     start_epoch, state, feedback = 0, None, None

@@ -1,4 +1,4 @@
-"""One minibatch of the BRP rule in Brian2 against a numpy reference of eqs. 2-10."""
+"""One minibatch of BRP (and of pseudo-BP) in Brian2 against a numpy reference of eqs. 2-10."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ T = 6
 N_IN, SIZES = 5, (4, 3)
 
 
-def reference_update(raster_per_sample, labels, state, feedback, form, signal, optimizer, lr):
+def reference_update(raster_per_sample, labels, state, feedback, form, signal, optimizer, lr, rule="brp"):
     """Numpy reference: authors' recurrence per step, then eqs. 4-10 and one SGD/Adam step."""
     W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
     b = [state["hidden1.bias"], state["output.bias"]]
@@ -36,7 +36,10 @@ def reference_update(raster_per_sample, labels, state, feedback, form, signal, o
         tp = {"label": onehot, "error": y - onehot, "sign": np.sign(y - onehot)}[signal]  # eqs. 4, 5, 7
         fb = tp @ B  # B^1 TP (eq. 8)
         err_hidden = cnt[1] / T - fb if form == "paper" else fb
-        delta = [err_hidden * gate[0] / T, (y - onehot) * gate[1] / T]  # eqs. 9, 10
+        delta_out = (y - onehot) * gate[1] / T  # eq. 10 gate, local delta rule
+        if rule == "bp":  # pseudo-BP: errors back through the transposed forward weights
+            err_hidden = W[1] @ delta_out
+        delta = [err_hidden * gate[0] / T, delta_out]  # eqs. 9, 10
         grads[0] += np.outer(cnt[0] / T, delta[0])
         grads[1] += np.outer(cnt[1] / T, delta[1])
         grads[2] += delta[0]
@@ -57,10 +60,12 @@ def reference_update(raster_per_sample, labels, state, feedback, form, signal, o
     return {k: v.ravel() for k, v in out.items()}
 
 
+CASES = [("brp", form, signal) for form in brp.FORMS for signal in brp.SIGNALS] + [("bp", "code", "label")]
+
+
 @pytest.mark.parametrize("optimizer", brp.OPTIMIZERS)
-@pytest.mark.parametrize("signal", brp.SIGNALS)
-@pytest.mark.parametrize("form", brp.FORMS)
-def test_minibatch_update_matches_numpy_reference(form, signal, optimizer):
+@pytest.mark.parametrize("rule, form, signal", CASES)
+def test_minibatch_update_matches_numpy_reference(rule, form, signal, optimizer):
     rng = np.random.default_rng(7)
     n_train, batch = 2, 2
     data = rng.uniform(0.3, 1.0, (3, N_IN))
@@ -75,6 +80,7 @@ def test_minibatch_update_matches_numpy_reference(form, signal, optimizer):
         form=form,
         optimizer=optimizer,
         batch_size=batch,
+        rule=rule,
     )
     feedback = feedback_matrices(spec, rng)
     state = initial_state(spec, rng)
@@ -99,7 +105,7 @@ def test_minibatch_update_matches_numpy_reference(form, signal, optimizer):
         rasters.append(raster)
     assert sum(r.sum() for r in rasters) > 0
     assert np.asarray(counts.cnt)[:, 1:3].sum() > 0, "the hidden layer should spike in the training samples"
-    expected = reference_update(rasters, labels[:n_train], state, feedback, form, signal, optimizer, lr)
+    expected = reference_update(rasters, labels[:n_train], state, feedback, form, signal, optimizer, lr, rule)
     for key, value in expected.items():
         group, variable = key.split(".")
         got = np.asarray(getattr(net[group], variable)[:])

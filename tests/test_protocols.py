@@ -24,8 +24,9 @@ def read_metrics(folder):
         return list(csv.DictReader(f))
 
 
-def test_digits_learns_far_above_chance(tmp_path, build_cache):
-    folder = digits_run(tmp_path, build_cache, "--epochs", "6", "--topology", "FC_100_FC_10")
+@pytest.mark.parametrize("rule", ["brp", "bp"])
+def test_digits_learns_far_above_chance(tmp_path, build_cache, rule):
+    folder = digits_run(tmp_path, build_cache, "--epochs", "6", "--topology", "FC_100_FC_10", "--rule", rule)
     rows = read_metrics(folder)
     test = [float(r["accuracy"]) for r in rows if r["split"] == "test"]
     assert len(test) == 6
