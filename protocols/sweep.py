@@ -21,10 +21,12 @@ last finished epoch.
 from __future__ import annotations
 
 import csv
+import ctypes
 import hashlib
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -62,6 +64,14 @@ def run_name(point: dict[str, str]) -> str:
     return "_".join(f"{k}={v}" for k, v in point.items())
 
 
+def _die_with_parent() -> None:
+    """In the run's process (Linux): be terminated when the worker that started it dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def run_point(dataset: str, point: dict, epochs: int, extra: list[str], runs_dir: str) -> dict:
     """One grid point in a subprocess; returns its status, folder and error (runs on a Dask worker)."""
     folder = Path(runs_dir) / dataset / run_name(point)
@@ -78,6 +88,7 @@ def run_point(dataset: str, point: dict, epochs: int, extra: list[str], runs_dir
         [sys.executable, "-m", f"protocols.{dataset}", *argv, "--quiet"],
         capture_output=True,
         text=True,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         cwd=Path(__file__).resolve().parent.parent,
     )
     seconds = time.perf_counter() - tic
