@@ -130,8 +130,8 @@ def _run(protocol, load, args, argv) -> int:
     if args.resume:
         folder = Path(args.resume)
         settings = runs.read_config(folder)
-        explicit_epochs = argv is not None and "--epochs" in argv or argv is None and "--epochs" in sys.argv
-        if explicit_epochs:
+        given = sys.argv[1:] if argv is None else argv
+        if any(a == "--epochs" or a.startswith("--epochs=") for a in given):
             settings["epochs"] = args.epochs
         for key in SETTINGS:
             setattr(args, key, settings.get(key, getattr(args, key)))
