@@ -3,8 +3,12 @@
 Standalone programs are built once per structure into ``<cache>/<device>-<hash>``
 (the hash of :meth:`NetworkSpec.key`); a later process with the same structure
 regenerates identical sources, which Brian2 does not rewrite, so ``make``
-recompiles nothing.  A lock file keeps two processes out of one build folder:
-the second one takes the next free folder of the same key.
+recompiles nothing (a new seed recompiles main.cpp only, a few seconds).
+
+A process holds its build folder (a lock file) while it uses it; a second
+process of the same structure takes the next free folder ``...-1``.  Builds of
+one structure take turns (a second lock), and a new folder starts as a copy of
+an already compiled sibling, so concurrent runs of one structure compile once.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import brian2
@@ -71,6 +76,7 @@ class StandaloneBuild:
         else:
             raise RuntimeError(f"no free build folder for {key!r} under {root}")
         self.device_name = device_name
+        self._family = root / f"{device_name}-{digest}"
 
     @contextlib.contextmanager
     def activate(self, seed: int, precision: str = "float64"):
@@ -88,7 +94,21 @@ class StandaloneBuild:
             set_precision("float64")
 
     def build(self):
-        device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
+        with open(f"{self._family}.build.lock", "w") as build_lock:
+            fcntl.flock(build_lock, fcntl.LOCK_EX)  # builds of one structure take turns
+            if not (self.directory / "main").exists():
+                self._copy_compiled_sibling()
+            device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
+
+    def _copy_compiled_sibling(self) -> None:
+        """Start from a compiled folder of the same structure: make then rebuilds only what differs."""
+        siblings = [self._family] + sorted(self._family.parent.glob(f"{self._family.name}-*[0-9]"))
+        for sibling in siblings:
+            if sibling != self.directory and (sibling / "main").exists():
+                # leave out results and run_args arrays (named init_*) that a running process may be writing
+                ignore = shutil.ignore_patterns("results", "init_*", "*.lock")
+                shutil.copytree(sibling, self.directory, ignore=ignore, dirs_exist_ok=True)
+                return
 
     def run(self, run_args: dict, progress=None):
         device.run(directory=str(self.directory), with_output=progress is not None, run_args=run_args)
