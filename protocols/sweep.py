@@ -79,10 +79,12 @@ def run_point(dataset: str, point: dict, epochs: int, extra: list[str], runs_dir
         if runs.finished_epochs(folder) >= epochs and (folder / "checkpoint.npz").exists():
             return {"status": "skipped (finished)", "folder": str(folder), "error": "", "seconds": 0.0}
         argv = ["--resume", str(folder), "--epochs", str(epochs)]
+        status = f"finished (resumed after epoch {runs.finished_epochs(folder)})"
     else:
         argv = [*extra, "--epochs", str(epochs), "--results-dir", runs_dir, "--run-name", run_name(point)]
         for key, value in point.items():
             argv += [f"--{key.replace('_', '-')}", value]
+        status = "finished"
     tic = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", f"protocols.{dataset}", *argv, "--quiet"],
@@ -95,7 +97,7 @@ def run_point(dataset: str, point: dict, epochs: int, extra: list[str], runs_dir
     if proc.returncode != 0:
         lines = (proc.stderr.strip() or proc.stdout.strip() or f"exit status {proc.returncode}").splitlines()
         return {"status": "failed", "folder": str(folder), "error": lines[-1], "seconds": seconds}
-    return {"status": "finished", "folder": str(folder), "error": "", "seconds": seconds}
+    return {"status": status, "folder": str(folder), "error": "", "seconds": seconds}
 
 
 def sweep_folder(results_dir, dataset, grid, epochs, extra) -> Path:

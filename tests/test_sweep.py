@@ -56,7 +56,7 @@ def test_sweep_runs_records_failures_and_resumes(tmp_path, build_cache, capsys):
     (folder,) = list((tmp_path / "sweeps").iterdir())
     with (folder / "sweep.csv").open() as f:
         rows = list(csv.DictReader(f))
-    finished = [r for r in rows if r["status"] == "finished"]
+    finished = [r for r in rows if r["status"].startswith("finished")]
     failed = [r for r in rows if r["status"] == "failed"]
     assert {(r["seed"], r["split"]) for r in finished} == {("0", "train"), ("0", "test"), ("1", "train"), ("1", "test")}
     assert all(0 <= float(r["accuracy"]) <= 1 and float(r["samples_per_s"]) > 0 for r in finished)
