@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -24,7 +25,7 @@ import brian2
 import numpy as np
 from brian2 import device, prefs, set_device
 
-DEVICES = ("runtime", "cpp_standalone")
+DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 DEFAULT_CACHE = Path(os.environ.get("BRP_SNN_CACHE", Path.home() / ".cache" / "brp_snn"))
 
 
@@ -54,6 +55,60 @@ def runtime(seed: int, precision: str = "float64"):
         set_precision("float64")
 
 
+class DeviceError(RuntimeError):
+    """A device that cannot be used here (a missing package or compiler)."""
+
+
+def _curand_paths() -> tuple[Path, Path]:
+    """Header and library folders of cuRAND from the ``nvidia-curand`` wheel (no CUDA toolkit copy needed)."""
+    spec = importlib.util.find_spec("nvidia")
+    for root in spec.submodule_search_locations if spec else []:
+        for header in sorted(Path(root).glob("*/include/curand.h")):
+            library = header.parent.parent / "lib"
+            if any(library.glob("libcurand.so*")):
+                return header.parent, library
+    raise DeviceError("--device cuda needs cuRAND: pip install -r requirements-gpu.txt (the nvidia-curand wheel)")
+
+
+def check_device(device_name: str) -> None:
+    """Raise :class:`DeviceError` naming what is missing for ``device_name``."""
+    if device_name not in DEVICES:
+        raise DeviceError(f"unknown device {device_name!r}; expected one of {DEVICES}")
+    if device_name != "cuda_standalone":
+        return
+    try:
+        import brian2cuda  # noqa: F401  (registers the cuda_standalone device)
+    except ImportError:
+        raise DeviceError("--device cuda needs brian2cuda: pip install -r requirements-gpu.txt") from None
+    if shutil.which("nvcc") is None:
+        raise DeviceError("--device cuda needs the CUDA compiler nvcc on the PATH (the CUDA toolkit)")
+    _curand_paths()
+
+
+def configure_cuda(cache_root: Path) -> None:
+    """brian2cuda settings; without a GPU (no nvidia-smi) the code is compiled for ``BRP_SNN_CUDA_CC`` (9.0)."""
+    check_device("cuda_standalone")
+    backend = prefs.devices.cuda_standalone.cuda_backend
+    if shutil.which("nvidia-smi") is None:
+        backend.detect_gpus = False
+        backend.gpu_id = 0
+        backend.compute_capability = float(os.environ.get("BRP_SNN_CUDA_CC", "9.0"))
+    include, library = _curand_paths()
+    link_dir = cache_root / "curand-link"  # -lcurand needs a libcurand.so next to the wheel's .so.10
+    link_dir.mkdir(parents=True, exist_ok=True)
+    link = link_dir / "libcurand.so"
+    if not link.exists():
+        link.symlink_to(sorted(library.glob("libcurand.so*"))[-1])
+    for pref, value in (("include_dirs", include), ("library_dirs", link_dir), ("runtime_library_dirs", library)):
+        current = list(prefs.codegen.cpp[pref])
+        if str(value) not in current:
+            prefs.codegen.cpp[pref] = current + [str(value)]
+    # CUDA 13's Thrust, CUB and libcu++ need C++17 (brian2cuda asks for C++11)
+    backend.extra_compile_args_nvcc = ["-w", "-use_fast_math", "-std=c++17"]
+    gcc_args = list(prefs.codegen.cpp.extra_compile_args_gcc)
+    prefs.codegen.cpp.extra_compile_args_gcc = [a for a in gcc_args if not a.startswith("-std=")] + ["-std=c++17"]
+
+
 class StandaloneBuild:
     """One compiled ``cpp_standalone`` program in the build cache, rerun with ``run_args``."""
 
@@ -76,10 +131,13 @@ class StandaloneBuild:
         else:
             raise RuntimeError(f"no free build folder for {key!r} under {root}")
         self.device_name = device_name
+        self._cache_root = root
         self._family = root / f"{device_name}-{digest}"
 
     @contextlib.contextmanager
     def activate(self, seed: int, precision: str = "float64"):
+        if self.device_name == "cuda_standalone":
+            configure_cuda(self._cache_root)
         set_device(self.device_name, build_on_run=False, directory=str(self.directory))
         device.reinit()
         device.activate(build_on_run=False, directory=str(self.directory))

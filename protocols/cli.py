@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.devices import DeviceError, check_device
 from models.network import NetworkSpec
 from models.neurons import neuron_parameters
 from models.rules import brp
@@ -79,7 +80,12 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--batch-size", type=positive(int), default=defaults.batch_size)
     p.add_argument("--optimizer", choices=brp.OPTIMIZERS, default="adam")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=("runtime", "cpp_standalone"), default="cpp_standalone")
+    p.add_argument(
+        "--device",
+        choices=("runtime", "cpp_standalone", "cuda"),
+        default="cpp_standalone",
+        help="cpp_standalone: compiled for the CPU; cuda: brian2cuda for an NVIDIA GPU; runtime: numpy, slow",
+    )
     p.add_argument("--precision", choices=("float64", "float32"), default="float64", help="state variables' type")
     p.add_argument("--limit-train", type=positive(int), default=None, help="use the first N training samples")
     p.add_argument("--limit-test", type=positive(int), default=None, help="use the first N test samples")
@@ -120,7 +126,7 @@ def run_protocol(
     args = parser.parse_args(argv)
     try:
         return _run(protocol, load, args, argv)
-    except (UsageError, TopologyError, DataError, runs.RunFolderError) as error:
+    except (UsageError, TopologyError, DataError, runs.RunFolderError, DeviceError) as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
 
@@ -157,6 +163,8 @@ def _run(protocol, load, args, argv) -> int:
         precision=args.precision,
         rule=args.rule,
     )
+    device = "cuda_standalone" if args.device == "cuda" else args.device
+    check_device(device)
     rng = np.random.default_rng(args.seed)
     start_epoch, state, feedback = 0, None, None
     if folder is not None:
@@ -179,7 +187,7 @@ def _run(protocol, load, args, argv) -> int:
         f"rule={args.rule} ({args.signal}, {args.form}), {args.optimizer} lr={args.lr}, batch={args.batch_size}",
         flush=True,
     )
-    trainer = Trainer(spec, data, labels, feedback, device=args.device, seed=args.seed, cache_dir=args.cache_dir)
+    trainer = Trainer(spec, data, labels, feedback, device=device, seed=args.seed, cache_dir=args.cache_dir)
     if args.device != "runtime":
         print(f"program ready in {trainer.build_seconds:.1f} s ({trainer._standalone.directory})", flush=True)
     for epoch in range(start_epoch + 1, args.epochs + 1):

@@ -66,7 +66,7 @@ def test_same_seed_gives_identical_runs_and_resume_continues_exactly(tmp_path, b
 
 
 def test_runs_never_share_a_folder(tmp_path, build_cache):
-    small = ["--topology", "FC_30_FC_10", "--limit-train", "100", "--limit-test", "20", "--epochs", "1"]
+    small = ["--topology", "FC_30_FC_10", "--limit-train", "200", "--limit-test", "50", "--epochs", "1"]
     for _ in range(2):
         assert digits.main(["--results-dir", str(tmp_path), "--cache-dir", str(build_cache), "--quiet", *small]) == 0
     assert len(list((tmp_path / "digits").iterdir())) == 2
