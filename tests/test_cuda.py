@@ -71,3 +71,10 @@ def test_missing_nvcc_is_a_clear_error(monkeypatch, capsys, tmp_path):
     err = capsys.readouterr().err
     assert "needs the CUDA compiler nvcc" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "digits").exists(), "no run folder is left behind"
+
+
+def test_missing_brian2cuda_is_a_clear_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(__import__("sys").modules, "brian2cuda", None)  # import fails as if not installed
+    assert digits.main(["--device", "cuda", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "needs brian2cuda: pip install -r requirements-gpu.txt" in err and len(err.strip().splitlines()) == 1
