@@ -168,8 +168,9 @@ class StandaloneBuild:
                 shutil.copytree(sibling, self.directory, ignore=ignore, dirs_exist_ok=True)
                 return
 
-    def run(self, run_args: dict, progress=None):
-        device.run(directory=str(self.directory), with_output=progress is not None, run_args=run_args)
+    def run(self, run_args: dict, show_progress: bool = False):
+        """One run of the compiled program; its progress report is printed with ``show_progress``."""
+        device.run(directory=str(self.directory), with_output=show_progress, run_args=run_args)
         # Brian2 keeps every run_args array as a new file; drop this run's once they have been read
         for name in device.run_args_arrays:
             with contextlib.suppress(FileNotFoundError):

@@ -112,7 +112,12 @@ class RunResult:
 
 
 class Trainer:
-    """Owns the compiled program of one structure and runs it epoch by epoch."""
+    """Owns the compiled program of one structure and runs it epoch by epoch.
+
+    ``data`` (rows x inputs, intensities in [0, 1]) and ``labels`` hold every sample a
+    run may read; ``feedback`` the fixed B^l; ``device`` is 'cpp_standalone',
+    'cuda_standalone' or 'runtime'; ``profile`` compiles Brian2's per-object timers in.
+    """
 
     def __init__(self, spec, data, labels, feedback, device="cpp_standalone", seed=0, cache_dir=None, profile=False):
         self.spec, self.data, self.labels, self.feedback = spec, data, labels, feedback
@@ -123,7 +128,13 @@ class Trainer:
             self._standalone = devices.StandaloneBuild(f"{spec.key()}|profile={profile}", device, cache_dir)
             self._compile()
 
+    @property
+    def build_directory(self):
+        """Folder of the compiled program (None on the runtime device)."""
+        return None if self._standalone is None else self._standalone.directory
+
     def _placeholder(self):
+        """Run inputs of the right shapes for the build; every run passes its own through run_args."""
         n = self.spec.n_slots
         rows = np.arange(n) % len(self.data)
         return plan_run(self.spec, rows[:1], rows[1:], self.labels, 0.0, 0)[0]
@@ -159,7 +170,7 @@ class Trainer:
             args[getattr(net[obj], variable)] = np.ascontiguousarray(value, dtype=float)
         return args
 
-    def run(self, state, train_rows, test_rows, lr, epoch=0, progress=None):
+    def run(self, state, train_rows, test_rows, lr, epoch=0, show_progress=False):
         """Train on ``train_rows`` (in that order), then test on ``test_rows``; return (result, new state)."""
         inputs, steps = plan_run(self.spec, train_rows, test_rows, self.labels, lr, int(state["optimizer_steps"][0]))
         start = time.perf_counter()
@@ -167,7 +178,7 @@ class Trainer:
             net = self._runtime_run(inputs, state, epoch)
         else:
             net = self.net
-            self._standalone.run(self._run_args(inputs, state), progress)
+            self._standalone.run(self._run_args(inputs, state), show_progress)
         seconds = time.perf_counter() - start
         new_state = {
             key: np.array(getattr(net[key.split(".")[0]], key.split(".")[1])[:], dtype=float)

@@ -189,7 +189,7 @@ def _run(protocol, load, args, argv) -> int:
     )
     trainer = Trainer(spec, data, labels, feedback, device=device, seed=args.seed, cache_dir=args.cache_dir)
     if args.device != "runtime":
-        print(f"program ready in {trainer.build_seconds:.1f} s ({trainer._standalone.directory})", flush=True)
+        print(f"program ready in {trainer.build_seconds:.1f} s ({trainer.build_directory})", flush=True)
     for epoch in range(start_epoch + 1, args.epochs + 1):
         order = np.random.default_rng([args.seed, epoch]).permutation(n_train)
         tic = time.perf_counter()
@@ -199,7 +199,7 @@ def _run(protocol, load, args, argv) -> int:
             np.arange(n_train, n_train + n_test),
             args.lr,
             epoch=epoch,
-            progress=None if args.quiet else True,
+            show_progress=not args.quiet,
         )
         wall = time.perf_counter() - tic
         rows = []

@@ -37,7 +37,7 @@ def test_cuda_program_generates_and_compiles(tmp_path):
     trainer = Trainer(
         spec, x, y, feedback_matrices(spec, np.random.default_rng(0)), device="cuda_standalone", cache_dir=tmp_path
     )
-    folder = trainer._standalone.directory
+    folder = trainer.build_directory
     assert (folder / "main").is_file(), "nvcc should have linked the program"
     kernels = list((folder / "code_objects").glob("*.cu"))
     assert any("input_hidden1_pre" in k.name for k in kernels), "the synaptic propagation should be a CUDA kernel"
