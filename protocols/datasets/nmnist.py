@@ -1,0 +1,83 @@
+"""N-MNIST (Orchard et al., 2015) in its official binary format: ``Train|Test/<label>/*.bin``.
+
+Each event is 40 bits, big-endian: x (8 bits), y (8 bits), polarity (1 bit) and a
+23-bit timestamp in microseconds.  The sensor is 34 x 34 pixels.  Events are
+binned into T frames with the two polarities as two input channels; a pixel
+spikes in a frame if it has at least one event there (spikes are fed directly,
+without the rate encoder of eq. 3).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from protocols.datasets import DataError
+
+SENSOR = 34
+EVENT_DTYPE = np.dtype([("x", np.uint8), ("y", np.uint8), ("p", np.uint8), ("t", np.uint32)])
+
+
+def read_events(path) -> np.ndarray:
+    """Events of one ``.bin`` file as a structured array (x, y, p, t in microseconds)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror}") from None
+    if len(raw) % 5:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes is not a whole number of 5-byte events")
+    a = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 5).astype(np.uint32)
+    events = np.empty(len(a), dtype=EVENT_DTYPE)
+    events["x"], events["y"] = a[:, 0], a[:, 1]
+    events["p"] = a[:, 2] >> 7
+    events["t"] = ((a[:, 2] & 0x7F) << 16) | (a[:, 3] << 8) | a[:, 4]
+    if len(events) and (events["x"].max() >= SENSOR or events["y"].max() >= SENSOR):
+        raise DataError(f"{path} has events outside the {SENSOR} x {SENSOR} N-MNIST sensor")
+    return events
+
+
+def write_events(path, events: np.ndarray) -> None:
+    """Write events in the official format (used by the tests to make small files)."""
+    t = events["t"].astype(np.uint32)
+    raw = np.stack(
+        [events["x"], events["y"], (events["p"].astype(np.uint32) << 7) | (t >> 16), (t >> 8) & 0xFF, t & 0xFF],
+        axis=1,
+    ).astype(np.uint8)
+    Path(path).write_bytes(raw.tobytes())
+
+
+def list_split(directory, split: str) -> tuple[list[Path], np.ndarray]:
+    """Files and labels of ``Train`` or ``Test``: one folder per digit, named by the digit."""
+    root = Path(directory) / split
+    if not root.is_dir():
+        raise DataError(f"N-MNIST folder {root} does not exist; expected {directory}/{{Train,Test}}/<digit>/*.bin")
+    files, labels = [], []
+    for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        if not label_dir.name.isdigit():
+            raise DataError(f"unexpected folder {label_dir}: N-MNIST label folders are named 0 to 9")
+        for f in sorted(label_dir.glob("*.bin")):
+            files.append(f)
+            labels.append(int(label_dir.name))
+    if not files:
+        raise DataError(f"no .bin files under {root}/<digit>/")
+    return files, np.array(labels)
+
+
+def bin_events(events: np.ndarray, T: int, duration_us: int | None = None) -> np.ndarray:
+    """Spike frames (T, 2 * 34 * 34): 1 where a pixel of a polarity has an event in the frame.
+
+    Frames split ``[0, duration_us)`` evenly (default: up to the last event); the
+    input index is ``p * 34 * 34 + y * 34 + x``.
+    """
+    frames = np.zeros((T, 2 * SENSOR * SENSOR), dtype=np.uint8)
+    if len(events) == 0:
+        return frames
+    span = int(duration_us if duration_us is not None else int(events["t"].max()) + 1)
+    keep = events["t"] < span
+    e = events[keep]
+    frame = (e["t"].astype(np.int64) * T) // span
+    index = e["p"].astype(np.int64) * SENSOR * SENSOR + e["y"].astype(np.int64) * SENSOR + e["x"]
+    frames[frame, index] = 1
+    return frames

@@ -1,0 +1,65 @@
+"""N-MNIST official binary format: written, read back, binned; bad files give clear errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from protocols.datasets import DataError
+from protocols.datasets.nmnist import EVENT_DTYPE, SENSOR, bin_events, list_split, read_events, write_events
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "nmnist-small"
+
+
+def events(rows):
+    return np.array(rows, dtype=EVENT_DTYPE)
+
+
+def test_round_trip_of_40_bit_events(tmp_path):
+    written = events([(0, 0, 0, 0), (33, 5, 1, 8_388_607), (12, 33, 1, 65_536), (7, 9, 0, 255)])
+    write_events(tmp_path / "a.bin", written)
+    assert (tmp_path / "a.bin").stat().st_size == 20
+    np.testing.assert_array_equal(read_events(tmp_path / "a.bin"), written)
+
+
+def test_known_bytes_decode(tmp_path):
+    raw = bytes([0x0A, 0x1E, 0x80 | 0x01, 0x02, 0x03])  # x=10, y=30, on, t=0x010203
+    (tmp_path / "k.bin").write_bytes(raw)
+    (e,) = read_events(tmp_path / "k.bin")
+    assert (e["x"], e["y"], e["p"], e["t"]) == (10, 30, 1, 0x010203)
+
+
+def test_binning_into_frames():
+    e = events([(1, 2, 0, 0), (1, 2, 0, 10), (3, 4, 1, 55), (5, 6, 1, 99)])
+    frames = bin_events(e, T=4, duration_us=100)
+    assert frames.shape == (4, 2 * SENSOR * SENSOR)
+    assert frames[0, 2 * SENSOR + 1] == 1 and frames[0].sum() == 1  # two events, one pixel, one spike
+    assert frames[2, SENSOR * SENSOR + 4 * SENSOR + 3] == 1
+    assert frames[3, SENSOR * SENSOR + 6 * SENSOR + 5] == 1
+    assert frames.sum() == 3
+    assert bin_events(events([]), T=3).sum() == 0
+
+
+def test_bad_files_and_folders(tmp_path):
+    (tmp_path / "t.bin").write_bytes(b"\x00" * 7)
+    with pytest.raises(DataError, match="truncated"):
+        read_events(tmp_path / "t.bin")
+    (tmp_path / "o.bin").write_bytes(bytes([40, 0, 0, 0, 0]))
+    with pytest.raises(DataError, match="outside the 34 x 34"):
+        read_events(tmp_path / "o.bin")
+    with pytest.raises(DataError, match="does not exist"):
+        list_split(tmp_path, "Train")
+    (tmp_path / "Train" / "x").mkdir(parents=True)
+    with pytest.raises(DataError, match="named 0 to 9"):
+        list_split(tmp_path, "Train")
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the N-MNIST part is not beside the project")
+def test_reads_the_real_files():
+    files, labels = list_split(REAL, "Test")
+    assert len(files) == 100 and set(labels) == set(range(10))
+    e = read_events(files[0])
+    assert len(e) > 1000 and np.all(np.diff(e["t"].astype(np.int64)) >= 0), "events are in time order"
+    assert e["t"].max() < 400_000, "an N-MNIST recording lasts about 300 ms"
+    frames = bin_events(e, T=30)
+    assert 0 < frames.mean() < 0.5
