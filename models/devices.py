@@ -25,7 +25,8 @@ import brian2
 import numpy as np
 from brian2 import device, prefs, set_device
 
-DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
+STANDALONE_DEVICES = ("cpp_standalone", "cuda_standalone")
+DEVICES = ("runtime", *STANDALONE_DEVICES)
 DEFAULT_CACHE = Path(os.environ.get("BRP_SNN_CACHE", Path.home() / ".cache" / "brp_snn"))
 
 
@@ -113,8 +114,8 @@ class StandaloneBuild:
     """One compiled ``cpp_standalone`` program in the build cache, rerun with ``run_args``."""
 
     def __init__(self, key: str, device_name: str = "cpp_standalone", cache_dir=None):
-        if device_name not in DEVICES:
-            raise ValueError(f"unknown device {device_name!r}; expected one of {DEVICES}")
+        if device_name not in STANDALONE_DEVICES:
+            raise ValueError(f"{device_name!r} is not a standalone device; expected one of {STANDALONE_DEVICES}")
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         root = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
         root.mkdir(parents=True, exist_ok=True)

@@ -98,6 +98,12 @@ def plan_run(
     return inputs, k
 
 
+def _state_variable(net, key: str):
+    """The Brian2 variable behind a state key '<object>.<variable>', e.g. 'input_hidden1.w'."""
+    obj, variable = key.split(".")
+    return getattr(net[obj], variable)
+
+
 @dataclass
 class RunResult:
     """What one run (training epoch + test pass) produced."""
@@ -121,7 +127,7 @@ class Trainer:
 
     def __init__(self, spec, data, labels, feedback, device="cpp_standalone", seed=0, cache_dir=None, profile=False):
         self.spec, self.data, self.labels, self.feedback = spec, data, labels, feedback
-        self.device_name, self.seed, self.profile = device, seed, profile
+        self.seed, self.profile = seed, profile
         self.build_seconds = 0.0
         self._standalone = None
         if device != "runtime":
@@ -164,10 +170,8 @@ class Trainer:
         for name in ("order", "label", "split_prev", "step_size", "adam_eps", "adam_on", "grad_scale"):
             args[timed_arrays[name]] = np.ascontiguousarray(getattr(inputs, name), dtype=float)
         for key, value in state.items():
-            if key == "optimizer_steps":
-                continue
-            obj, variable = key.split(".")
-            args[getattr(net[obj], variable)] = np.ascontiguousarray(value, dtype=float)
+            if key != "optimizer_steps":
+                args[_state_variable(net, key)] = np.ascontiguousarray(value, dtype=float)
         return args
 
     def run(self, state, train_rows, test_rows, lr, epoch=0, show_progress=False):
@@ -181,9 +185,7 @@ class Trainer:
             self._standalone.run(self._run_args(inputs, state), show_progress)
         seconds = time.perf_counter() - start
         new_state = {
-            key: np.array(getattr(net[key.split(".")[0]], key.split(".")[1])[:], dtype=float)
-            for key in state
-            if key != "optimizer_steps"
+            key: np.array(_state_variable(net, key)[:], dtype=float) for key in state if key != "optimizer_steps"
         }
         new_state["optimizer_steps"] = np.array([steps], dtype=float)
         counts = np.asarray(net["readout"].cnt[:])  # (n_classes, n_sample_slots)
