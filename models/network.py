@@ -13,7 +13,9 @@ threshold -> reset -> propagation to the next layer.
 At each sample boundary (slot 'start' of t = kT, for sample k-1), ordered:
 readout monitor -> output rates to the reward group -> reward signal TP ->
 feedback B * TP into every layer -> local errors -> per-synapse gradient ->
-minibatch update (every batch_size samples) -> reset of the sample state.
+minibatch update (every batch_size samples; for a convolution: the ties sum
+the gradients into the shared kernel, the optimizer updates it, the ties copy
+it back, :mod:`models.layers`) -> reset of the sample state.
 """
 
 from __future__ import annotations
@@ -25,40 +27,34 @@ from brian2 import (
     Clock,
     Equations,
     Network,
-    NeuronGroup,
     Quantity,
     StateMonitor,
-    Synapses,
     TimedArray,
     ms,
 )
 
-from models import encoding, reward
-from models.neurons import GATE_CODE, RESET, THRESHOLD, COBAParameters, LIFParameters
+from models import encoding, layers, reward
+from models.layers import (
+    ORDER_APPLY,
+    ORDER_FEEDBACK,
+    ORDER_MONITOR,
+    ORDER_OUTPUT_RATES,
+    ORDER_RESET,
+    ORDER_SIGNAL,
+    ORDER_STATISTICS,
+    SAMPLE_END,
+    SAMPLE_END_CONDITION,
+    STATISTICS_EQUATIONS,
+    Stage,
+    sample_operation,
+)
+from models.neurons import COBAParameters, LIFParameters
 from models.reward import at_sample_end
 from models.rules import bp, brp
+from models.topology import Conv
 
 RULES = {"brp": brp, "bp": bp}
 
-# Order of the operations at a sample boundary (slot 'start').
-ORDER_MONITOR = -100
-ORDER_OUTPUT_RATES = -99
-ORDER_SIGNAL = -98
-ORDER_FEEDBACK = -97
-ORDER_STATISTICS = -5
-ORDER_ACCUMULATE = -4
-ORDER_APPLY = -3
-ORDER_RESET = -2
-
-# Custom event of a presynaptic neuron that spiked during the sample that ends now.
-SAMPLE_END = "sample_end"
-SAMPLE_END_CONDITION = "cnt > 0 and (t_in_timesteps % T_steps) == 0"
-
-
-STATISTICS_EQUATIONS = """
-spikes_train : 1  # spikes over the run's training samples
-spikes_test : 1  # spikes over the run's test samples
-"""
 STATISTICS_CODE = "spikes_train += cnt * int(split_prev(t) == 1)\nspikes_test += cnt * int(split_prev(t) == 2)"
 
 
@@ -91,6 +87,12 @@ class NetworkSpec:
         'float64' or 'float32' for every state variable.
     rule : str
         'brp' (reward propagation, :mod:`models.rules.brp`) or 'bp' (pseudo-BP, :mod:`models.rules.bp`).
+    input_shape : tuple of int
+        (channels, height, width) or (channels, length) when ``convs`` are given; () for flat inputs.
+    convs : tuple of Conv
+        Spiking convolutions before the FC layers ``sizes``, each followed by pooling.
+    pooling : str
+        'avg' (the authors' average pooling of spikes) or 'max'.
     """
 
     n_inputs: int
@@ -107,14 +109,29 @@ class NetworkSpec:
     batch_size: int = 50
     precision: str = "float64"
     rule: str = "brp"
+    input_shape: tuple[int, ...] = ()
+    convs: tuple[Conv, ...] = ()
+    pooling: str = "avg"
+
+    def __post_init__(self):
+        if self.convs and self.rule != "brp":
+            raise ValueError(f"rule {self.rule!r} trains fully connected networks only; convolutions need rule 'brp'")
+        if self.input_shape and int(np.prod(self.input_shape)) != self.n_inputs:
+            raise ValueError(f"input shape {self.input_shape} does not hold {self.n_inputs} inputs")
 
     @property
     def n_classes(self) -> int:
         return self.sizes[-1]
 
     @property
+    def stages(self) -> list[Stage]:
+        """Every group in forward order (input, conv/pool pairs, FC layers, output), see :mod:`models.layers`."""
+        return layers.plan_stages(self.input_shape or (self.n_inputs,), self.convs, self.sizes)
+
+    @property
     def layer_names(self) -> list[str]:
-        return [f"hidden{k + 1}" for k in range(len(self.sizes) - 1)] + ["output"]
+        """The trained layers (conv and FC), in forward order."""
+        return [stage.name for stage in self.stages if stage.trained]
 
     @property
     def sample_duration(self) -> Quantity:
@@ -140,7 +157,7 @@ class NetworkSpec:
         return (
             f"{self.n_inputs}|{self.sizes}|{self.n_rows}|{self.n_slots}|{self.T}|{self.dt!r}|"
             f"{self.neuron.kind}:{neuron}|{self.alpha}|{self.signal}|{self.form}|{self.optimizer}|"
-            f"{self.batch_size}|{self.precision}|{self.rule}"
+            f"{self.batch_size}|{self.precision}|{self.rule}|{self.input_shape}|{self.convs}|{self.pooling}"
         )
 
 
@@ -166,77 +183,6 @@ def delta_order(position: int, n_layers: int) -> int:
     return -90 + 2 * (n_layers - position)
 
 
-def _schedule(group: NeuronGroup, position: int) -> None:
-    """Put a group's per-step operations in slot 'groups', after the layers before it."""
-    base = 10 * position
-    group.state_updater.when, group.state_updater.order = "groups", base
-    group.thresholder["spike"].when, group.thresholder["spike"].order = "groups", base + 3
-    group.resetter["spike"].when, group.resetter["spike"].order = "groups", base + 4
-
-
-def _sample_ops(group, code: str, order: int, dt, name: str):
-    """An operation at sample (or minibatch) boundaries, in slot 'start' with the given order."""
-    return group.run_regularly(code, dt=dt, when="start", order=order, name=name)
-
-
-def spiking_layer(neuron, size: int, position: int, namespace: dict, dt, name: str, model=None):
-    """A layer of ``neuron`` (eq. 2 or conductance-based) at ``position`` in the per-step schedule.
-
-    Returns the group and its per-step operation that consumes the step's
-    synaptic input and accumulates the pseudo-gradient (eq. 10).
-    """
-    layer = NeuronGroup(
-        size,
-        neuron.equations + (model if model is not None else Equations("")),
-        threshold=THRESHOLD,
-        reset=RESET,
-        refractory=neuron.tau_ref,
-        method="exact" if isinstance(neuron, LIFParameters) else "exponential_euler",
-        events={SAMPLE_END: SAMPLE_END_CONDITION},
-        namespace=namespace,
-        dt=dt,
-        name=name,
-    )
-    layer.v = neuron.v_reset
-    _schedule(layer, position)
-    _schedule_sample_end(layer)
-    integrate = layer.run_regularly(
-        neuron.integrate_code + "\n" + GATE_CODE, when="groups", order=10 * position + 1, name=f"{name}_integrate"
-    )
-    return layer, integrate
-
-
-def _schedule_sample_end(group: NeuronGroup) -> None:
-    """The custom event of neurons that spiked in the sample, raised at its end (before the reset)."""
-    group.thresholder[SAMPLE_END].when = "start"
-    group.thresholder[SAMPLE_END].order = ORDER_ACCUMULATE - 1
-
-
-def dense_connection(pre, post, neuron, position: int, namespace: dict, dt, model=None) -> Synapses:
-    """All-to-all synapses ``pre -> post`` (row-major: synapse k = i * len(post) + j).
-
-    Pathway ``pre`` adds the weights of this step's spikes to ``I_post``; pathway
-    ``sample_end`` visits, at a sample's end, only the synapses of inputs that
-    spiked in it and accumulates their gradient ``delta_post * r_pre`` (eq. 8).
-    """
-    synapses = Synapses(
-        pre,
-        post,
-        model=model if model is not None else Equations("w : 1"),
-        on_pre={"pre": neuron.on_pre, SAMPLE_END: brp.ACCUMULATE_SYNAPSE} if model is not None else neuron.on_pre,
-        on_event={"pre": "spike", SAMPLE_END: SAMPLE_END} if model is not None else "spike",
-        namespace=namespace,
-        dt=dt,
-        name=f"{pre.name}_{post.name}",
-    )
-    synapses.connect(i=np.repeat(np.arange(len(pre)), len(post)), j=np.tile(np.arange(len(post)), len(pre)))
-    synapses.pre.when, synapses.pre.order = "groups", 10 * (position - 1) + 5
-    if model is not None:
-        pathway = getattr(synapses, SAMPLE_END)
-        pathway.when, pathway.order = "start", ORDER_ACCUMULATE
-    return synapses
-
-
 def build_network(
     spec: NetworkSpec,
     data: np.ndarray,
@@ -246,8 +192,9 @@ def build_network(
 ) -> Network:
     """Build the network; ``weights`` holds every learned array, ``feedback`` each B^l.
 
-    Names: groups ``input``, ``reward``, ``hidden1`` ... ``output``; synapses
-    ``input_hidden1`` ... (into each layer), ``feedback_hidden1`` ...,
+    Names: groups ``input``, ``reward``, ``conv1``, ``pool1`` ..., ``hidden1`` ... ``output``,
+    ``conv1_kernel`` and ``conv1_channel`` (shared kernel and biases); synapses
+    ``input_conv1``, ``pool1_hidden1`` ... (into each stage), ``feedback_hidden1`` ...,
     ``feedback_output``; monitor ``readout``; TimedArrays ``data``, ``order``,
     ``label``, ``split_prev``, ``step_size``, ``adam_eps``, ``adam_on``, ``grad_scale``.
     """
@@ -269,33 +216,62 @@ def build_network(
     namespace.update(neuron.namespace)
     namespace.update(brp.NAMESPACE)
     sample_clock = Clock(dt=T, name="sample_clock")
+    batch_clock = Clock(dt=batch_dt, name="batch_clock")
 
     objects = []
+    stages = spec.stages
     input_group = encoding.bernoulli_input(spec.n_inputs, namespace, dt=dt, events={SAMPLE_END: SAMPLE_END_CONDITION})
-    _schedule(input_group, 0)
-    _schedule_sample_end(input_group)
+    layers.schedule(input_group, 0)
     objects.append(input_group)
     reward_group = reward.reward_group(spec.n_classes, namespace, dt=dt)
     objects.append(reward_group)
-    objects.append(_sample_ops(reward_group, brp.TP_CODE[spec.signal], ORDER_SIGNAL, T, "reward_signal"))
+    objects.append(sample_operation(reward_group, brp.TP_CODE[spec.signal], ORDER_SIGNAL, T, "reward_signal"))
 
     rule = RULES[spec.rule]
     layer_model = rule.neuron_equations() + Equations(STATISTICS_EQUATIONS)
-    n_layers = len(spec.sizes)
+    last_position = stages[-1].position
     reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
-    previous = input_group
-    for position, (name, size) in enumerate(zip(spec.layer_names, spec.sizes), start=1):
-        role = "output" if name == "output" else "hidden"
-        layer, integrate = spiking_layer(neuron, size, position, namespace, dt, name, model=layer_model)
-        for variable in ("bias", "bias_m", "bias_v"):
-            setattr(layer, variable, weights[f"{name}.{variable}"])
-        backward = spec.rule == "bp" and position > 1
-        model = bp.synapse_equations(backward) if spec.rule == "bp" else brp.synapse_equations()
-        synapses = dense_connection(previous, layer, neuron, position, namespace, dt, model=model)
-        for variable in ("w", "w_m", "w_v"):
-            setattr(synapses, variable, weights[f"{synapses.name}.{variable}"])
-        if backward:
-            at_sample_end(synapses, "bp_pre", sample_clock, delta_order(position, n_layers) + 1)
+    previous, previous_stage = input_group, stages[0]
+    for stage in stages[1:]:
+        name = stage.name
+        if stage.kind == "pool":
+            pool, pool_synapses, step = layers.pooling_stage(
+                previous, previous_stage, stage, spec.pooling, namespace, dt
+            )
+            objects += [
+                pool,
+                pool_synapses,
+                step,
+                sample_operation(pool, STATISTICS_CODE, ORDER_STATISTICS, T, f"{name}_statistics"),
+                sample_operation(pool, "cnt = 0\nP = 0", ORDER_RESET, T, f"{name}_reset"),
+            ]
+            previous, previous_stage = pool, stage
+            continue
+        role = "output" if stage.kind == "output" else "hidden"
+        layer, integrate = layers.spiking_layer(neuron, stage.size, stage.position, namespace, dt, name, layer_model)
+        if stage.kind == "conv":
+            synapses = layers.conv_connection(previous, layer, neuron, previous_stage, stage.conv, namespace, dt)
+            kernel, channel, shared = layers.shared_parameters(
+                synapses, layer, stage, previous_stage.shape[0], namespace, batch_dt, batch_clock
+            )
+            objects += shared
+            learned = {kernel: ("w", "w_m", "w_v"), channel: ("bias", "bias_m", "bias_v")}
+        else:
+            backward = spec.rule == "bp" and stage.position > 1
+            model = bp.synapse_equations(backward) if spec.rule == "bp" else brp.synapse_equations()
+            synapses = layers.dense_connection(previous, layer, neuron, previous_stage, namespace, dt, model=model)
+            if backward:
+                at_sample_end(synapses, "bp_pre", sample_clock, delta_order(stage.position, last_position) + 1)
+            learned = {synapses: ("w", "w_m", "w_v"), layer: ("bias", "bias_m", "bias_v")}
+        for group, variables in learned.items():
+            for variable in variables:
+                setattr(group, variable, weights[f"{group.name}.{variable}"])
+            parameter = variables[0]
+            objects.append(
+                sample_operation(
+                    group, brp.apply_code(spec.optimizer, parameter), ORDER_APPLY, batch_dt, f"{group.name}_apply"
+                )
+            )
         if spec.rule == "brp" or role == "output":
             objects.append(
                 reward.feedback_synapses(
@@ -307,18 +283,16 @@ def build_network(
             layer,
             integrate,
             synapses,
-            _sample_ops(layer, delta, delta_order(position, n_layers), T, f"{name}_delta"),
-            _sample_ops(layer, STATISTICS_CODE, ORDER_STATISTICS, T, f"{name}_statistics"),
-            _sample_ops(synapses, brp.apply_code(spec.optimizer, "w"), ORDER_APPLY, batch_dt, f"{synapses.name}_apply"),
-            _sample_ops(layer, brp.apply_code(spec.optimizer, "bias"), ORDER_APPLY, batch_dt, f"{name}_apply"),
-            _sample_ops(layer, reset_code, ORDER_RESET, T, f"{name}_reset"),
+            sample_operation(layer, delta, delta_order(stage.position, last_position), T, f"{name}_delta"),
+            sample_operation(layer, STATISTICS_CODE, ORDER_STATISTICS, T, f"{name}_statistics"),
+            sample_operation(layer, reset_code, ORDER_RESET, T, f"{name}_reset"),
         ]
-        previous = layer
+        previous, previous_stage = layer, stage
     objects.append(reward.output_to_reward(previous, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES))
     objects += [
-        _sample_ops(input_group, STATISTICS_CODE, ORDER_STATISTICS, T, "input_statistics"),
-        _sample_ops(input_group, "cnt = 0", ORDER_RESET, T, "input_reset"),
-        _sample_ops(reward_group, "lcnt = 0", ORDER_RESET, T, "reward_reset"),
+        sample_operation(input_group, STATISTICS_CODE, ORDER_STATISTICS, T, "input_statistics"),
+        sample_operation(input_group, "cnt = 0", ORDER_RESET, T, "input_reset"),
+        sample_operation(reward_group, "lcnt = 0", ORDER_RESET, T, "reward_reset"),
         StateMonitor(previous, "cnt", record=True, dt=T, when="start", order=ORDER_MONITOR, name="readout"),
     ]
     return Network(*objects, name="brp_snn")

@@ -112,7 +112,10 @@ class LIFParameters:
         """Run once per step, after incoming synapses: add this step's input (eq. 2's sum W X)."""
         return "v += (I + bias) * w_unit\nI = 0"
 
-    on_pre = "I_post += w"
+    @staticmethod
+    def synaptic_input(weight: str = "w") -> str:
+        """Synaptic code of an arriving event of strength ``weight`` (eq. 2's W X)."""
+        return f"I_post += {weight}"
 
     # between samples: a fresh neuron, as at the start of each minibatch in the authors' code
     sample_reset_code = "v = v_reset\nI = 0\nlastspike = -1e4 * second"
@@ -180,7 +183,10 @@ class COBAParameters:
     def integrate_code(self) -> str:
         return "g_e += I * w_unit\ng_i += I_inh * w_unit\nv += bias * bias_unit\nI = 0\nI_inh = 0"
 
-    on_pre = "I_post += w * int(w > 0)\nI_inh_post -= w * int(w < 0)"
+    @staticmethod
+    def synaptic_input(weight: str = "w") -> str:
+        """Positive weights drive the excitatory conductance, negative ones the inhibitory one."""
+        return f"I_post += {weight} * int(w > 0)\nI_inh_post -= {weight} * int(w < 0)"
 
     sample_reset_code = "v = v_reset\nI = 0\nI_inh = 0\ng_e = 0 * siemens\ng_i = 0 * siemens\nlastspike = -1e4 * second"
 

@@ -3,11 +3,13 @@
 A topology is a sequence of layer tokens separated by ``_``:
 
 * ``FC_{units}``: a fully connected layer of LIF neurons;
-* ``CONV_{channels}_{kernel}_{stride}_{padding}``: a spiking convolution
-  followed by 2x2 pooling (reserved for the convolution layers; parsed here
-  so that the format is complete, rejected by the builder until they exist).
+* ``CONV_{channels}_{kernel}_{stride}_{padding}``: a spiking 2-D convolution
+  (square kernel) followed by 2x2 pooling;
+* ``CONV1D_{channels}_{kernel}_{stride}_{padding}``: a spiking 1-D convolution
+  over a sequence (input channels x length) followed by pooling of 2.
 
-The last layer must be ``FC_{n_classes}``: it is the readout (eq. 6).
+Convolutions come first, then FC layers; the last layer must be
+``FC_{n_classes}``: it is the readout (eq. 6).
 """
 
 from __future__ import annotations
@@ -33,12 +35,18 @@ class Conv:
     kernel: int
     stride: int
     padding: int
+    dims: int = 2  # 2: square kernel over (H, W); 1: kernel over the length of a sequence
 
     def __str__(self) -> str:
-        return f"CONV_{self.channels}_{self.kernel}_{self.stride}_{self.padding}"
+        prefix = "CONV" if self.dims == 2 else "CONV1D"
+        return f"{prefix}_{self.channels}_{self.kernel}_{self.stride}_{self.padding}"
 
 
-LAYER_ARITY = {"FC": (Dense, 1), "CONV": (Conv, 4)}
+def _conv1d(channels, kernel, stride, padding) -> Conv:
+    return Conv(channels, kernel, stride, padding, dims=1)
+
+
+LAYER_ARITY = {"FC": (Dense, 1), "CONV": (Conv, 4), "CONV1D": (_conv1d, 4)}
 
 
 def parse_topology(text: str) -> tuple[Dense | Conv, ...]:
@@ -51,7 +59,7 @@ def parse_topology(text: str) -> tuple[Dense | Conv, ...]:
         if kind not in LAYER_ARITY:
             raise TopologyError(
                 f"invalid topology {text!r}: unknown layer {tokens[k]!r} at position {k}; "
-                f"expected FC_<units> or CONV_<channels>_<kernel>_<stride>_<padding>, "
+                f"expected FC_<units>, CONV_<channels>_<kernel>_<stride>_<padding> or CONV1D_..., "
                 f"e.g. FC_500_FC_10"
             )
         cls, arity = LAYER_ARITY[kind]
@@ -64,8 +72,10 @@ def parse_topology(text: str) -> tuple[Dense | Conv, ...]:
         layer = cls(*values)
         if kind == "FC" and layer.units < 1:
             raise TopologyError(f"invalid topology {text!r}: FC layers need at least one unit")
-        if kind == "CONV" and (layer.channels < 1 or layer.kernel < 1 or layer.stride < 1):
+        if kind.startswith("CONV") and (layer.channels < 1 or layer.kernel < 1 or layer.stride < 1):
             raise TopologyError(f"invalid topology {text!r}: CONV channels, kernel and stride must be >= 1")
+        if isinstance(layer, Conv) and any(isinstance(previous, Dense) for previous in layers):
+            raise TopologyError(f"invalid topology {text!r}: convolutions must come before the FC layers")
         layers.append(layer)
         k += 1 + arity
     if not layers or not isinstance(layers[-1], Dense):
@@ -73,13 +83,12 @@ def parse_topology(text: str) -> tuple[Dense | Conv, ...]:
     return tuple(layers)
 
 
-def dense_sizes(text: str, n_classes: int) -> list[int]:
-    """Layer sizes of a fully connected topology whose readout has ``n_classes`` units."""
+def split_topology(text: str, n_classes: int) -> tuple[tuple[Conv, ...], tuple[int, ...]]:
+    """The convolutions and the FC sizes of ``text``, whose readout must have ``n_classes`` units."""
     layers = parse_topology(text)
-    if any(isinstance(layer, Conv) for layer in layers):
-        raise TopologyError(f"topology {text!r}: convolution layers are not implemented yet; use FC layers only")
     if layers[-1].units != n_classes:
         raise TopologyError(
             f"topology {text!r}: the last layer has {layers[-1].units} units but the data have {n_classes} classes"
         )
-    return [layer.units for layer in layers]
+    convs = tuple(layer for layer in layers if isinstance(layer, Conv))
+    return convs, tuple(layer.units for layer in layers if isinstance(layer, Dense))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from brian2 import second
 
-from models import devices, reward
+from models import devices, layers, reward
 from models.network import NetworkSpec, RunInputs, build_network
 from models.rules import brp
 
@@ -26,28 +26,40 @@ REPORT_PERIOD = 10 * second  # progress lines within a run
 
 
 def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Learned arrays before training, PyTorch ``nn.Linear`` style: U(+-1/sqrt(fan_in))."""
+    """Learned arrays before training, PyTorch style: U(+-1/sqrt(fan_in)) for weights and biases.
+
+    A dense layer's arrays are its synapses' ``w`` and its neurons' ``bias``; a
+    convolution's are its kernel group's ``w`` (C_out x C_in x kh x kw, row-major)
+    and its channel group's ``bias``. Each comes with Adam moments ``_m`` and ``_v``.
+    """
     state = {}
-    n_pre = spec.n_inputs
-    previous = "input"
-    for name, size in zip(spec.layer_names, spec.sizes):
-        bound = 1.0 / np.sqrt(n_pre)
-        synapses = f"{previous}_{name}"
-        state[f"{synapses}.w"] = rng.uniform(-bound, bound, size=n_pre * size)
-        state[f"{name}.bias"] = rng.uniform(-bound, bound, size=size)
-        for array in (f"{synapses}.w", f"{name}.bias"):
+    stages = spec.stages
+    for previous, stage in zip(stages, stages[1:]):
+        if not stage.trained:
+            continue
+        if stage.kind == "conv":
+            shape = layers.kernel_shape(stage.conv, previous.shape[0])
+            fan_in, n_weights, n_biases = int(np.prod(shape[1:])), int(np.prod(shape)), shape[0]
+            weight_key, bias_key = f"{stage.name}_kernel.w", f"{stage.name}_channel.bias"
+        else:
+            fan_in, n_weights, n_biases = previous.size, previous.size * stage.size, stage.size
+            weight_key, bias_key = f"{previous.name}_{stage.name}.w", f"{stage.name}.bias"
+        bound = 1.0 / np.sqrt(fan_in)
+        state[weight_key] = rng.uniform(-bound, bound, size=n_weights)
+        state[bias_key] = rng.uniform(-bound, bound, size=n_biases)
+        for array in (weight_key, bias_key):
             state[f"{array}_m"] = np.zeros_like(state[array])
             state[f"{array}_v"] = np.zeros_like(state[array])
-        n_pre, previous = size, name
     state["optimizer_steps"] = np.zeros(1)
     return state
 
 
 def feedback_matrices(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The fixed random B^l of every hidden layer (eq. 8), drawn once."""
+    """The fixed random B^l of every hidden layer, conv feature maps included (eq. 8), drawn once."""
     return {
-        name: reward.kaiming_uniform(rng, spec.n_classes, size)
-        for name, size in zip(spec.layer_names[:-1], spec.sizes[:-1])
+        stage.name: reward.kaiming_uniform(rng, spec.n_classes, stage.size)
+        for stage in spec.stages
+        if stage.kind in ("conv", "dense")
     }
 
 
@@ -198,7 +210,7 @@ class Trainer:
         for split, n_samples in (("train", n_train), ("test", len(test_rows))):
             rates[split] = {
                 name: float(np.mean(getattr(net[name], f"spikes_{split}")[:])) / max(n_samples, 1) / self.spec.T
-                for name in ["input"] + self.spec.layer_names
+                for name in [stage.name for stage in self.spec.stages]
             }
         result = RunResult(
             train_accuracy=float(np.mean(correct[:n_train])) if n_train else float("nan"),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from brian2 import DimensionMismatchError, Network, NeuronGroup, StateMonitor, TimedArray, ms, mV, nS, pF
 
-from models.network import dense_connection, spiking_layer
+from models.layers import Stage, dense_connection, spiking_layer
 from models.neurons import COBAParameters, LIFParameters, lif_from_membrane, neuron_parameters
 
 DT = 1 * ms
@@ -23,7 +23,7 @@ def run_layer(neuron, raster, weights, bias, steps):
     source.thresholder["spike"].when, source.thresholder["spike"].order = "groups", 3
     layer, integrate = spiking_layer(neuron, n_out, 1, namespace, DT, "layer")
     layer.bias = bias
-    synapses = dense_connection(source, layer, neuron, 1, namespace, DT)
+    synapses = dense_connection(source, layer, neuron, Stage("source", "input", (n_in,), 0), namespace, DT)
     synapses.w = weights.ravel()
     # record the potential the threshold sees: after this step's input, before the reset
     monitor = StateMonitor(layer, "v", record=True, when="groups", order=12)

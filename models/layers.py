@@ -1,0 +1,381 @@
+"""Layers of BRP-SNN as Brian2 objects: LIF layers, dense and convolutional synapses, pooling.
+
+Geometry (Zhang et al., 2021, Fig. 1; the authors' ``CONV_c_k_s_p`` blocks):
+
+* a spiking convolution maps (C_in, H, W) to (C_out, H', W') with
+  ``H' = (H + 2p - k) // s + 1``; its synapses are explicit (one per kernel
+  element and in-range input), synapse ``(o, y, x) <- (c, y s - p + ky, x s - p + kx)``
+  carries the kernel element ``(o, c, ky, kx)``. A 1-D convolution is the case
+  H = 1 with a (1, k) kernel.
+* every convolution is followed by 2x2 pooling of its spikes (1x2 for 1-D);
+  sizes that do not divide drop the last row / column, as PyTorch's pooling.
+
+Weight sharing (DESIGN.md, mechanism 4): the kernel lives in a group with one
+neuron per kernel element (``<conv>_kernel``) and the biases in one per output
+channel (``<conv>_channel``). At every minibatch boundary a "tie" (Synapses from
+the kernel group to the conv Synapses) sums the gradients accumulated by all
+synapses of each kernel element into the kernel (eq. 8 summed over the shared
+positions), the optimizer updates the kernel, and the tie copies the new value
+back into every synapse; so all synapses of an element always hold the kernel's value.
+
+Pooling emits graded events: a pooling unit's ``P`` is the mean (or max) of
+its 2x2 spikes in this step, and the next layer receives ``w * P`` from each
+unit with ``P > 0``. This is the authors' average pooling of spikes followed by
+a linear layer, exactly, without copying the next layer's weights four times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from brian2 import Equations, NeuronGroup, Synapses
+
+from models.neurons import GATE_CODE, RESET, THRESHOLD, LIFParameters
+from models.rules import brp
+from models.topology import Conv, TopologyError
+
+# Order of the operations at a sample (or minibatch) boundary, slot 'start'.
+ORDER_MONITOR = -100
+ORDER_OUTPUT_RATES = -99
+ORDER_SIGNAL = -98
+ORDER_FEEDBACK = -97
+ORDER_STATISTICS = -10
+ORDER_SAMPLE_END_EVENT = -9
+ORDER_ACCUMULATE = -8
+ORDER_TIE_SUM = -7
+ORDER_APPLY = -6
+ORDER_TIE_COPY = -5
+ORDER_RESET = -2
+
+# Custom event of a presynaptic neuron that was active during the sample that ends now.
+SAMPLE_END = "sample_end"
+SAMPLE_END_CONDITION = "cnt > 0 and (t_in_timesteps % T_steps) == 0"
+POOLED = "pooled"  # custom event of a pooling unit with activity in this step
+
+STATISTICS_EQUATIONS = """
+spikes_train : 1  # spikes over the run's training samples
+spikes_test : 1  # spikes over the run's test samples
+"""
+
+POOL_EQUATIONS = """
+P : 1  # pooled spikes of this step: mean (or max) over the 2x2 window
+cnt : 1  # pooled activity summed over the sample (the 'spike count' the next layer's rule reads)
+"""
+POOL_CODE = {"avg": "P_post += {share}", "max": "P_post = 1"}
+POOLINGS = tuple(POOL_CODE)
+
+KERNEL_EQUATIONS = """
+w : 1  # kernel element (shared by all its synapses)
+w_grad : 1  # sum over the element's synapses of their accumulated gradients
+w_m : 1  # Adam first moment
+w_v : 1  # Adam second moment
+"""
+CHANNEL_EQUATIONS = """
+bias : 1  # bias of the output channel (shared by its neurons)
+bias_grad : 1
+bias_m : 1
+bias_v : 1
+"""
+CONV_SYNAPSE_EQUATIONS = """
+w : 1  # copy of the kernel element, refreshed at every minibatch boundary
+w_grad : 1  # gradient accumulated over the minibatch
+kernel_index : integer (constant)  # the kernel element this synapse carries
+"""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One group of the network in forward order.
+
+    ``kind`` is 'input', 'conv', 'pool', 'dense' or 'output'; ``shape`` is
+    (channels, height, width) for input, conv and pool stages, (units,) otherwise;
+    ``position`` fixes the stage's place in the per-step schedule.
+    """
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    position: int
+    conv: Conv | None = None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def trained(self) -> bool:
+        return self.kind in ("conv", "dense", "output")
+
+    @property
+    def spiking(self) -> bool:
+        """Whether the stage emits spikes (else graded pooling events)."""
+        return self.kind != "pool"
+
+
+def conv_output_length(n: int, kernel: int, stride: int, padding: int) -> int:
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+def kernel_shape(conv: Conv, in_channels: int) -> tuple[int, int, int, int]:
+    """(C_out, C_in, kh, kw); a 1-D kernel is (C_out, C_in, 1, k)."""
+    kh = conv.kernel if conv.dims == 2 else 1
+    return conv.channels, in_channels, kh, conv.kernel
+
+
+def _vertical(conv: Conv) -> tuple[int, int]:
+    """Stride and padding along the height (none for a 1-D convolution)."""
+    return (conv.stride, conv.padding) if conv.dims == 2 else (1, 0)
+
+
+def conv_output_shape(in_shape, conv: Conv) -> tuple[int, int, int]:
+    c_in, h, w = in_shape
+    _, _, kh, kw = kernel_shape(conv, c_in)
+    stride_h, pad_h = _vertical(conv)
+    return (
+        conv.channels,
+        conv_output_length(h, kh, stride_h, pad_h),
+        conv_output_length(w, kw, conv.stride, conv.padding),
+    )
+
+
+def pool_window(conv: Conv) -> tuple[int, int]:
+    """2x2 pooling after a 2-D convolution, 1x2 after a 1-D one."""
+    return (2, 2) if conv.dims == 2 else (1, 2)
+
+
+def plan_stages(input_shape: tuple[int, ...], convs: tuple[Conv, ...], sizes: tuple[int, ...]) -> list[Stage]:
+    """The network's stages: input, (conv, pool) per convolution, FC hidden layers, output.
+
+    ``input_shape`` is (C, H, W) for images, (C, L) for sequences, (n,) for flat inputs.
+    Raises :class:`TopologyError` when a convolution does not fit its input.
+    """
+    if convs and len(input_shape) == 1:
+        raise TopologyError("convolutions need inputs with a shape (channels x height x width, or channels x length)")
+    if len(input_shape) == 2:
+        shape = (input_shape[0], 1, input_shape[1])
+    else:
+        shape = tuple(input_shape)
+    stages = [Stage("input", "input", shape, 0)]
+    position = 1
+    for k, conv in enumerate(convs, start=1):
+        c, h, w = shape
+        if conv.dims == 2 and h == 1:
+            raise TopologyError(f"{conv} is a 2-D convolution but the input is a sequence; use CONV1D_...")
+        if conv.dims == 1 and h != 1:
+            raise TopologyError(f"{conv} is a 1-D convolution but its input is {c}x{h}x{w}; use CONV_...")
+        out_c, out_h, out_w = conv_output_shape(shape, conv)
+        pool_h, pool_w = pool_window(conv)
+        if out_h < pool_h or out_w < pool_w:
+            raise TopologyError(
+                f"{conv} (layer {k}) does not fit its {c}x{h}x{w} input: the output {out_h}x{out_w} "
+                f"is smaller than the {pool_h}x{pool_w} pooling window"
+            )
+        stages.append(Stage(f"conv{k}", "conv", (out_c, out_h, out_w), position, conv))
+        shape = (conv.channels, out_h // pool_h, out_w // pool_w)
+        stages.append(Stage(f"pool{k}", "pool", shape, position + 1))
+        position += 2
+    for k, units in enumerate(sizes[:-1], start=1):
+        stages.append(Stage(f"hidden{k}", "dense", (units,), position))
+        position += 1
+    stages.append(Stage("output", "output", (sizes[-1],), position))
+    return stages
+
+
+def conv_connectivity(in_shape, conv: Conv) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Presynaptic index, postsynaptic index and kernel element of every conv synapse.
+
+    Indices are row-major: input (c, y, x) -> c H W + y W + x; output (o, y, x)
+    likewise; kernel element (o, c, ky, kx) -> ((o C + c) kh + ky) kw + kx.
+    Synapses from padding (out-of-range inputs) do not exist.
+    """
+    c_in, h, w = in_shape
+    c_out, _, kh, kw = kernel_shape(conv, c_in)
+    stride_h, pad_h = _vertical(conv)
+    _, out_h, out_w = conv_output_shape(in_shape, conv)
+    o, c, ky, kx, y, x = np.meshgrid(
+        np.arange(c_out),
+        np.arange(c_in),
+        np.arange(kh),
+        np.arange(kw),
+        np.arange(out_h),
+        np.arange(out_w),
+        indexing="ij",
+    )
+    in_y = y * stride_h - pad_h + ky
+    in_x = x * conv.stride - conv.padding + kx
+    valid = (in_y >= 0) & (in_y < h) & (in_x >= 0) & (in_x < w)
+    pre = (c * h + in_y) * w + in_x
+    post = (o * out_h + y) * out_w + x
+    element = ((o * c_in + c) * kh + ky) * kw + kx
+    return pre[valid].astype(int), post[valid].astype(int), element[valid].astype(int)
+
+
+def pool_connectivity(conv_shape, window) -> tuple[np.ndarray, np.ndarray]:
+    """Conv neuron -> pooling unit of every pooling synapse (non-overlapping windows; a remainder is dropped)."""
+    c, h, w = conv_shape
+    wh, ww = window
+    ph, pw = h // wh, w // ww
+    ch, y, x = np.meshgrid(np.arange(c), np.arange(ph * wh), np.arange(pw * ww), indexing="ij")
+    pre = (ch * h + y) * w + x
+    post = (ch * ph + y // wh) * pw + x // ww
+    return pre.ravel(), post.ravel()
+
+
+def schedule(group: NeuronGroup, position: int) -> None:
+    """Put a group's per-step operations in slot 'groups', after the stages before it."""
+    base = 10 * position
+    group.state_updater.when, group.state_updater.order = "groups", base
+    for event, thresholder in group.thresholder.items():
+        if event != SAMPLE_END:
+            thresholder.when, thresholder.order = "groups", base + 3
+    if "spike" in group.resetter:
+        group.resetter["spike"].when, group.resetter["spike"].order = "groups", base + 4
+    if SAMPLE_END in group.thresholder:
+        group.thresholder[SAMPLE_END].when = "start"
+        group.thresholder[SAMPLE_END].order = ORDER_SAMPLE_END_EVENT
+
+
+def sample_operation(group, code: str, order: int, dt, name: str):
+    """An operation at sample (or minibatch) boundaries, in slot 'start' with the given order."""
+    return group.run_regularly(code, dt=dt, when="start", order=order, name=name)
+
+
+def spiking_layer(neuron, size: int, position: int, namespace: dict, dt, name: str, model=None):
+    """A layer of ``neuron`` (eq. 2 or conductance-based) at ``position`` in the per-step schedule.
+
+    Returns the group and its per-step operation that consumes the step's
+    synaptic input and accumulates the pseudo-gradient (eq. 10).
+    """
+    layer = NeuronGroup(
+        size,
+        neuron.equations + (model if model is not None else Equations("")),
+        threshold=THRESHOLD,
+        reset=RESET,
+        refractory=neuron.tau_ref,
+        method="exact" if isinstance(neuron, LIFParameters) else "exponential_euler",
+        events={SAMPLE_END: SAMPLE_END_CONDITION},
+        namespace=namespace,
+        dt=dt,
+        name=name,
+    )
+    layer.v = neuron.v_reset
+    schedule(layer, position)
+    integrate = layer.run_regularly(
+        neuron.integrate_code + "\n" + GATE_CODE, when="groups", order=10 * position + 1, name=f"{name}_integrate"
+    )
+    return layer, integrate
+
+
+def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, namespace: dict, dt):
+    """The pooling units after a conv layer: the group, the conv -> pool synapses, the per-step reset."""
+    if pooling not in POOL_CODE:
+        raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
+    pool = NeuronGroup(
+        stage.size,
+        Equations(POOL_EQUATIONS) + Equations(STATISTICS_EQUATIONS),
+        events={POOLED: "P > 0", SAMPLE_END: SAMPLE_END_CONDITION},
+        namespace=namespace,
+        dt=dt,
+        name=stage.name,
+    )
+    schedule(pool, stage.position)
+    window = pool_window(conv_stage.conv)
+    pre, post = pool_connectivity(conv_stage.shape, window)
+    synapses = Synapses(
+        conv_layer,
+        pool,
+        on_pre=POOL_CODE[pooling].format(share=1.0 / (window[0] * window[1])),
+        namespace=namespace,
+        dt=dt,
+        name=f"{conv_layer.name}_{stage.name}",
+    )
+    synapses.connect(i=pre, j=post)
+    synapses.pre.when, synapses.pre.order = "groups", 10 * (stage.position - 1) + 5
+    # after the pooled events have propagated to the next stage (order 10 * position + 5)
+    step = pool.run_regularly(
+        "cnt += P\nP = 0", when="groups", order=10 * stage.position + 6, name=f"{stage.name}_step"
+    )
+    return pool, synapses, step
+
+
+def _connection(pre, post, neuron, pre_spiking: bool, namespace: dict, dt, model, name: str) -> Synapses:
+    """Synapses ``pre -> post`` with the forward pathway and the sample-end gradient pathway (eq. 8).
+
+    Pathway ``pre`` adds the weights of this step's spikes (or ``w * P`` of
+    pooled events) to ``I_post``; pathway ``sample_end`` visits, at a sample's
+    end, only the synapses of inputs active in it and accumulates their
+    gradient ``delta_post * r_pre``.
+    """
+    forward = neuron.synaptic_input("w" if pre_spiking else "w * P_pre")
+    event = "spike" if pre_spiking else POOLED
+    learning = model is not None
+    return Synapses(
+        pre,
+        post,
+        model=model if learning else Equations("w : 1"),
+        on_pre={"pre": forward, SAMPLE_END: brp.ACCUMULATE_SYNAPSE} if learning else forward,
+        on_event={"pre": event, SAMPLE_END: SAMPLE_END} if learning else event,
+        namespace=namespace,
+        dt=dt,
+        name=name,
+    )
+
+
+def _schedule_pathways(synapses: Synapses, pre_position: int) -> None:
+    synapses.pre.when, synapses.pre.order = "groups", 10 * pre_position + 5
+    if hasattr(synapses, SAMPLE_END):
+        pathway = getattr(synapses, SAMPLE_END)
+        pathway.when, pathway.order = "start", ORDER_ACCUMULATE
+
+
+def dense_connection(pre, post, neuron, pre_stage: Stage, namespace: dict, dt, model=None) -> Synapses:
+    """All-to-all synapses ``pre -> post`` (row-major: synapse k = i * len(post) + j)."""
+    synapses = _connection(pre, post, neuron, pre_stage.spiking, namespace, dt, model, f"{pre.name}_{post.name}")
+    synapses.connect(i=np.repeat(np.arange(len(pre)), len(post)), j=np.tile(np.arange(len(post)), len(pre)))
+    _schedule_pathways(synapses, pre_stage.position)
+    return synapses
+
+
+def conv_connection(pre, post, neuron, pre_stage: Stage, conv: Conv, namespace: dict, dt) -> Synapses:
+    """The explicit synapses of a spiking convolution ``pre -> post`` (see :func:`conv_connectivity`)."""
+    model = Equations(CONV_SYNAPSE_EQUATIONS)
+    synapses = _connection(pre, post, neuron, pre_stage.spiking, namespace, dt, model, f"{pre.name}_{post.name}")
+    i, j, element = conv_connectivity(pre_stage.shape, conv)
+    synapses.connect(i=i, j=j)
+    synapses.kernel_index = element
+    _schedule_pathways(synapses, pre_stage.position)
+    return synapses
+
+
+def shared_parameters(conv_synapses: Synapses, conv_layer, stage: Stage, in_channels: int, namespace, batch_dt, clock):
+    """The kernel and channel groups of a conv layer and their ties (DESIGN.md, mechanism 4).
+
+    At each minibatch boundary: the ties sum the synapses' (and neurons') gradients
+    into the kernel (and channel biases) at ``ORDER_TIE_SUM``; the optimizer runs
+    on the kernel groups at ``ORDER_APPLY`` (added by the caller); the ties copy
+    the new values back at ``ORDER_TIE_COPY`` and clear the gradients. At t = 0
+    the copy initialises every synapse and neuron from the kernel groups.
+    Returns (kernel group, channel group, Brian2 objects to add).
+    """
+    n_elements = int(np.prod(kernel_shape(stage.conv, in_channels)))
+    kernel = NeuronGroup(
+        n_elements, Equations(KERNEL_EQUATIONS), namespace=namespace, dt=clock.dt, name=f"{stage.name}_kernel"
+    )
+    channel = NeuronGroup(
+        stage.shape[0], Equations(CHANNEL_EQUATIONS), namespace=namespace, dt=clock.dt, name=f"{stage.name}_channel"
+    )
+    kernel_tie = Synapses(kernel, conv_synapses, "w_grad_pre = w_grad_post : 1 (summed)", name=f"{stage.name}_tie")
+    kernel_tie.connect(i=np.asarray(conv_synapses.kernel_index[:]), j=np.arange(len(conv_synapses)))
+    channel_tie = Synapses(
+        channel, conv_layer, "bias_grad_pre = bias_grad_post : 1 (summed)", name=f"{stage.name}_channel_tie"
+    )
+    channel_tie.connect(i=np.repeat(np.arange(stage.shape[0]), stage.size // stage.shape[0]), j=np.arange(stage.size))
+    objects = [kernel, channel, kernel_tie, channel_tie]
+    for tie, variable in ((kernel_tie, "w"), (channel_tie, "bias")):
+        updater = tie.summed_updaters[f"{variable}_grad_pre"]
+        updater._clock = clock
+        updater.when, updater.order = "start", ORDER_TIE_SUM
+        copy = f"{variable}_post = {variable}_pre\n{variable}_grad_post = 0"
+        objects.append(sample_operation(tie, copy, ORDER_TIE_COPY, batch_dt, f"{tie.name}_copy"))
+    return kernel, channel, objects
