@@ -77,6 +77,12 @@ bias_grad : 1
 bias_m : 1
 bias_v : 1
 """
+# A tie sums the gradients of the shared copies into the shared parameter, and copies it back
+# (each copy has exactly one tie synapse, so the "sum" into it is the parameter itself).
+TIE_EQUATIONS = """
+{p}_grad_pre = {p}_grad_post : 1 (summed)
+{p}_post = {p}_pre : 1 (summed)
+"""
 CONV_SYNAPSE_EQUATIONS = """
 w : 1  # copy of the kernel element, refreshed at every minibatch boundary
 w_grad : 1  # gradient accumulated over the minibatch
@@ -337,26 +343,27 @@ def dense_connection(pre, post, neuron, pre_stage: Stage, namespace: dict, dt, m
     return synapses
 
 
-def conv_connection(pre, post, neuron, pre_stage: Stage, conv: Conv, namespace: dict, dt) -> Synapses:
-    """The explicit synapses of a spiking convolution ``pre -> post`` (see :func:`conv_connectivity`)."""
+def conv_connection(pre, post, neuron, pre_stage: Stage, conv: Conv, namespace: dict, dt):
+    """The explicit synapses of a spiking convolution ``pre -> post`` and the kernel element of each synapse."""
     model = Equations(CONV_SYNAPSE_EQUATIONS)
     synapses = _connection(pre, post, neuron, pre_stage.spiking, namespace, dt, model, f"{pre.name}_{post.name}")
     i, j, element = conv_connectivity(pre_stage.shape, conv)
     synapses.connect(i=i, j=j)
     synapses.kernel_index = element
     _schedule_pathways(synapses, pre_stage.position)
-    return synapses
+    return synapses, element
 
 
-def shared_parameters(conv_synapses: Synapses, conv_layer, stage: Stage, in_channels: int, namespace, batch_dt, clock):
+def shared_parameters(conv_synapses, element, conv_layer, stage: Stage, in_channels: int, namespace, batch_dt, clock):
     """The kernel and channel groups of a conv layer and their ties (DESIGN.md, mechanism 4).
 
     At each minibatch boundary: the ties sum the synapses' (and neurons') gradients
     into the kernel (and channel biases) at ``ORDER_TIE_SUM``; the optimizer runs
     on the kernel groups at ``ORDER_APPLY`` (added by the caller); the ties copy
-    the new values back at ``ORDER_TIE_COPY`` and clear the gradients. At t = 0
-    the copy initialises every synapse and neuron from the kernel groups.
-    Returns (kernel group, channel group, Brian2 objects to add).
+    the new values back at ``ORDER_TIE_COPY``, and the copies' gradients are cleared.
+    At t = 0 the copy initialises every synapse and neuron from the kernel groups.
+    ``element`` holds the kernel element of each conv synapse. Returns (kernel group,
+    channel group, Brian2 objects to add).
     """
     n_elements = int(np.prod(kernel_shape(stage.conv, in_channels)))
     kernel = NeuronGroup(
@@ -365,17 +372,15 @@ def shared_parameters(conv_synapses: Synapses, conv_layer, stage: Stage, in_chan
     channel = NeuronGroup(
         stage.shape[0], Equations(CHANNEL_EQUATIONS), namespace=namespace, dt=clock.dt, name=f"{stage.name}_channel"
     )
-    kernel_tie = Synapses(kernel, conv_synapses, "w_grad_pre = w_grad_post : 1 (summed)", name=f"{stage.name}_tie")
-    kernel_tie.connect(i=np.asarray(conv_synapses.kernel_index[:]), j=np.arange(len(conv_synapses)))
-    channel_tie = Synapses(
-        channel, conv_layer, "bias_grad_pre = bias_grad_post : 1 (summed)", name=f"{stage.name}_channel_tie"
-    )
+    kernel_tie = Synapses(kernel, conv_synapses, TIE_EQUATIONS.format(p="w"), name=f"{stage.name}_tie")
+    kernel_tie.connect(i=element, j=np.arange(len(element)))
+    channel_tie = Synapses(channel, conv_layer, TIE_EQUATIONS.format(p="bias"), name=f"{stage.name}_channel_tie")
     channel_tie.connect(i=np.repeat(np.arange(stage.shape[0]), stage.size // stage.shape[0]), j=np.arange(stage.size))
     objects = [kernel, channel, kernel_tie, channel_tie]
-    for tie, variable in ((kernel_tie, "w"), (channel_tie, "bias")):
-        updater = tie.summed_updaters[f"{variable}_grad_pre"]
-        updater._clock = clock
-        updater.when, updater.order = "start", ORDER_TIE_SUM
-        copy = f"{variable}_post = {variable}_pre\n{variable}_grad_post = 0"
-        objects.append(sample_operation(tie, copy, ORDER_TIE_COPY, batch_dt, f"{tie.name}_copy"))
+    for tie, target, p in ((kernel_tie, conv_synapses, "w"), (channel_tie, conv_layer, "bias")):
+        for variable, order in ((f"{p}_grad_pre", ORDER_TIE_SUM), (f"{p}_post", ORDER_TIE_COPY)):
+            updater = tie.summed_updaters[variable]
+            updater._clock = clock
+            updater.when, updater.order = "start", order
+        objects.append(sample_operation(target, f"{p}_grad = 0", ORDER_TIE_COPY, batch_dt, f"{tie.name}_clear"))
     return kernel, channel, objects

@@ -250,9 +250,11 @@ def build_network(
         role = "output" if stage.kind == "output" else "hidden"
         layer, integrate = layers.spiking_layer(neuron, stage.size, stage.position, namespace, dt, name, layer_model)
         if stage.kind == "conv":
-            synapses = layers.conv_connection(previous, layer, neuron, previous_stage, stage.conv, namespace, dt)
+            synapses, element = layers.conv_connection(
+                previous, layer, neuron, previous_stage, stage.conv, namespace, dt
+            )
             kernel, channel, shared = layers.shared_parameters(
-                synapses, layer, stage, previous_stage.shape[0], namespace, batch_dt, batch_clock
+                synapses, element, layer, stage, previous_stage.shape[0], namespace, batch_dt, batch_clock
             )
             objects += shared
             learned = {kernel: ("w", "w_m", "w_v"), channel: ("bias", "bias_m", "bias_v")}

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from models.devices import DeviceError, check_device
+from models.layers import POOLINGS
 from models.network import NetworkSpec
 from models.neurons import neuron_parameters
 from models.rules import brp
-from models.topology import TopologyError, dense_sizes
+from models.topology import TopologyError, split_topology
 from models.training import Trainer, feedback_matrices, initial_state
 from protocols import runs
 from protocols.datasets import DataError, Dataset
@@ -65,7 +66,13 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p = OneLineParser(prog=f"python -m protocols.{protocol}", description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=defaults.data_dir, help="folder with the dataset in its official layout")
     p.add_argument("--epochs", type=positive(int), default=defaults.epochs)
-    p.add_argument("--topology", default=defaults.topology, help="authors' format, e.g. FC_500_FC_10")
+    p.add_argument(
+        "--topology",
+        default=defaults.topology,
+        help="authors' format, e.g. FC_500_FC_10 or CONV_32_5_1_2_FC_1000_FC_10 (CONV_channels_kernel_stride_padding, "
+        "each followed by pooling; CONV1D_... for sequences)",
+    )
+    p.add_argument("--pooling", choices=POOLINGS, default="avg", help="pooling of spikes after each convolution")
     p.add_argument("--rule", choices=RULES, default="brp")
     p.add_argument(
         "--signal", choices=brp.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)"
@@ -101,6 +108,7 @@ SETTINGS = (
     "data_dir",
     "epochs",
     "topology",
+    "pooling",
     "rule",
     "signal",
     "form",
@@ -144,13 +152,15 @@ def _run(protocol, load, args, argv) -> int:
     dataset = load(args).limited(args.limit_train, args.limit_test)
     if len(dataset.train_y) == 0 or len(dataset.test_y) == 0:
         raise DataError(f"{protocol}: the data have no training or no test samples")
-    sizes = dense_sizes(args.topology, dataset.n_classes)
+    convs, sizes = split_topology(args.topology, dataset.n_classes)
+    if convs and args.rule != "brp":
+        raise UsageError(f"--rule {args.rule} trains FC topologies only; convolutions are trained with --rule brp")
     data = np.concatenate([dataset.train_x, dataset.test_x])
     labels = np.concatenate([dataset.train_y, dataset.test_y])
     n_train, n_test = len(dataset.train_y), len(dataset.test_y)
     spec = NetworkSpec(
         n_inputs=data.shape[1],
-        sizes=tuple(sizes),
+        sizes=sizes,
         n_rows=len(data),
         n_slots=n_train + n_test,
         T=args.T,
@@ -162,7 +172,11 @@ def _run(protocol, load, args, argv) -> int:
         batch_size=args.batch_size,
         precision=args.precision,
         rule=args.rule,
+        input_shape=dataset.input_shape if convs else (),
+        convs=convs,
+        pooling=args.pooling,
     )
+    stages = ", ".join(f"{s.name} {'x'.join(map(str, s.shape))}" for s in spec.stages)  # checks the geometry
     device = "cuda_standalone" if args.device == "cuda" else args.device
     check_device(device)
     rng = np.random.default_rng(args.seed)
@@ -187,6 +201,8 @@ def _run(protocol, load, args, argv) -> int:
         f"rule={args.rule} ({args.signal}, {args.form}), {args.optimizer} lr={args.lr}, batch={args.batch_size}",
         flush=True,
     )
+    if convs:
+        print(f"stages: {stages}", flush=True)
     trainer = Trainer(spec, data, labels, feedback, device=device, seed=args.seed, cache_dir=args.cache_dir)
     if args.device != "runtime":
         print(f"program ready in {trainer.build_seconds:.1f} s ({trainer.build_directory})", flush=True)

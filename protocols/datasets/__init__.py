@@ -13,7 +13,11 @@ class DataError(Exception):
 
 @dataclass
 class Dataset:
-    """Intensities in [0, 1] of shape (N, n_inputs) and integer labels."""
+    """Intensities in [0, 1] of shape (N, n_inputs) and integer labels.
+
+    ``input_shape`` is how the n_inputs are laid out, row-major: (channels, height,
+    width) for images, (channels, length) for sequences; () when they have no layout.
+    """
 
     name: str
     train_x: np.ndarray
@@ -21,6 +25,7 @@ class Dataset:
     test_x: np.ndarray
     test_y: np.ndarray
     n_classes: int
+    input_shape: tuple[int, ...] = ()
 
     def limited(self, n_train: int | None, n_test: int | None) -> Dataset:
         """The first ``n_train`` training and ``n_test`` test samples (all when None)."""
@@ -31,4 +36,5 @@ class Dataset:
             self.test_x[:n_test],
             self.test_y[:n_test],
             self.n_classes,
+            self.input_shape,
         )

@@ -15,4 +15,5 @@ def load_sklearn_digits(test_fraction: float = 0.2) -> Dataset:
     x = digits.data / 16.0
     y = digits.target.astype(int)
     train_x, test_x, train_y, test_y = train_test_split(x, y, test_size=test_fraction, random_state=0, stratify=y)
-    return Dataset("digits", train_x, train_y, test_x, test_y, n_classes=int(np.max(y)) + 1)
+    n_classes = int(np.max(y)) + 1
+    return Dataset("digits", train_x, train_y, test_x, test_y, n_classes, input_shape=(1, 8, 8))

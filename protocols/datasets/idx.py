@@ -70,4 +70,5 @@ def load_mnist(directory) -> Dataset:
         test_x=arrays["test_images"].reshape(len(arrays["test_images"]), -1) / 255.0,
         test_y=arrays["test_labels"].astype(int),
         n_classes=10,
+        input_shape=(1,) + arrays["train_images"].shape[1:],
     )
