@@ -1,4 +1,4 @@
-"""Tidy tables from run folders (one row per run, epoch and split)."""
+"""Tidy tables from run folders: metrics.csv, layers.csv, firing.csv and traces.csv, each with the run's settings."""
 
 from __future__ import annotations
 
@@ -8,21 +8,92 @@ from pathlib import Path
 import pandas as pd
 
 CONFIG_COLUMNS = ("protocol", "rule", "signal", "form", "topology", "T", "lr", "batch_size", "optimizer", "seed")
+SETTING_COLUMNS = (*CONFIG_COLUMNS, "alpha", "neuron_model")
+# Setting columns named apart from their config.json key (traces.csv has a column ``neuron``: the neuron's index).
+SETTING_KEYS = {"neuron_model": "neuron"}
+# Columns each table must have; all numeric except TEXT_COLUMNS.
+TABLE_COLUMNS = {
+    "metrics.csv": ("epoch", "split", "accuracy"),
+    "layers.csv": ("layer", "kind", "n_neurons", "fan_out", "synapses_in"),
+    "firing.csv": ("epoch", "split", "sample", "label", "layer", "spikes", "active"),
+    "traces.csv": ("epoch", "split", "sample", "layer", "neuron", "step", "v_mV", "spike"),
+}
+TEXT_COLUMNS = frozenset({"split", "layer", "kind"})
+
+
+class RunReadError(ValueError):
+    """A run folder, or one of its files, that cannot be read."""
+
+
+def read_settings(folder) -> dict:
+    """The ``settings`` of a run folder's config.json."""
+    if not Path(folder).is_dir():
+        raise RunReadError(f"{folder}: no such folder")
+    path = Path(folder) / "config.json"
+    try:
+        settings = json.loads(path.read_text())["settings"]
+    except FileNotFoundError:
+        raise RunReadError(f"{folder} is not a run folder (no config.json)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise RunReadError(f"cannot read {path}: {type(error).__name__}: {error}") from None
+    if not isinstance(settings, dict):
+        raise RunReadError(f"cannot read {path}: 'settings' is not an object")
+    return settings
+
+
+def read_table(folder, filename: str) -> pd.DataFrame:
+    """One table of a run folder, checked against :data:`TABLE_COLUMNS`."""
+    path = Path(folder) / filename
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise RunReadError(f"{folder} has no {filename}") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise RunReadError(f"cannot read {path}: {type(error).__name__}: {error}") from None
+    required = TABLE_COLUMNS.get(filename, ())
+    missing = [column for column in required if column not in table.columns]
+    if missing:
+        raise RunReadError(f"{path} lacks the columns {', '.join(missing)}")
+    numeric = [column for column in required if column not in TEXT_COLUMNS]
+    not_numeric = [column for column in numeric if not pd.api.types.is_numeric_dtype(table[column])]
+    if len(table) and not_numeric:
+        raise RunReadError(f"{path} has non-numeric values in the columns {', '.join(not_numeric)}")
+    return table
+
+
+def load_table(run_dirs, filename: str, setting_columns=SETTING_COLUMNS) -> pd.DataFrame:
+    """``filename`` of every run folder, with the run's folder name (``run``) and settings as columns."""
+    frames = []
+    for folder in map(Path, run_dirs):
+        settings = read_settings(folder)
+        table = read_table(folder, filename)
+        for column in setting_columns:
+            table[column] = settings.get(SETTING_KEYS.get(column, column))
+        table["run"] = folder.name
+        frames.append(table)
+    if not frames:
+        raise ValueError("no run folders given")
+    return pd.concat(frames, ignore_index=True)
 
 
 def load_metrics(run_dirs) -> pd.DataFrame:
     """metrics.csv of every run folder, with the run's folder and main settings as columns."""
-    frames = []
-    for folder in map(Path, run_dirs):
-        settings = json.loads((folder / "config.json").read_text())["settings"]
-        metrics = pd.read_csv(folder / "metrics.csv")
-        for column in CONFIG_COLUMNS:
-            metrics[column] = settings.get(column)
-        metrics["run"] = folder.name
-        frames.append(metrics)
-    if not frames:
-        raise ValueError("no run folders given")
-    return pd.concat(frames, ignore_index=True)
+    return load_table(run_dirs, "metrics.csv", CONFIG_COLUMNS)
+
+
+def load_layers(run_dirs) -> pd.DataFrame:
+    """layers.csv of every run folder (one row per layer, in forward order), with the run's settings."""
+    return load_table(run_dirs, "layers.csv")
+
+
+def load_firing(run_dirs) -> pd.DataFrame:
+    """firing.csv of every run folder (one row per epoch, split, recorded sample and layer), with the settings."""
+    return load_table(run_dirs, "firing.csv")
+
+
+def load_traces(run_dirs) -> pd.DataFrame:
+    """traces.csv of every run folder (membrane potential and spike per traced neuron and step), with the settings."""
+    return load_table(run_dirs, "traces.csv")
 
 
 def final_accuracy(metrics: pd.DataFrame, by=("protocol", "rule", "signal", "form")) -> pd.DataFrame:

@@ -1,0 +1,268 @@
+"""Seaborn figures of saved runs, from their tables only: the paper's Figs. 6 to 9 and firing distributions.
+
+Each function takes tables of the :mod:`analysis.runs` loaders and returns a matplotlib ``Figure`` (created without
+pyplot, so it renders with the Agg canvas and never opens a window), or None when the tables lack what the figure
+needs. Save one with ``figure.savefig(path)``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from analysis import statistics
+
+# v_th of LIFParameters.authors() and COBAParameters() in models/neurons.py: run folders do not record the threshold.
+THRESHOLD_MV = {"lif": 0.5, "coba": -50.0}
+SIGNAL_NAMES = {"label": "TP_BRP (label)", "error": "TP_err (error)", "sign": "TP_sign (sign)"}
+PANEL_SIZE = (6.4, 4.4)
+LEGEND_OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.02, 1), "borderaxespad": 0}
+
+
+@contextmanager
+def _seaborn_style():
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        yield
+
+
+def _new_figure(panels: int = 1, sharey: bool = False, legend_width: float = 0.0):
+    """A figure of ``panels`` axes side by side, ``legend_width`` inches wider for a legend outside them."""
+    figure = Figure(figsize=(PANEL_SIZE[0] * panels + legend_width, PANEL_SIZE[1]), layout="constrained")
+    return figure, figure.subplots(1, panels, squeeze=False, sharey=sharey)[0]
+
+
+def _signal_names(metrics: pd.DataFrame) -> tuple[pd.Series, list[str]]:
+    """The reward signal of each row as the paper names it, and their order (label, error, sign, then others)."""
+    names = metrics["signal"].map(lambda signal: SIGNAL_NAMES.get(signal, str(signal)))
+    order = [name for name in SIGNAL_NAMES.values() if name in set(names)]
+    return names, order + sorted(set(names) - set(order))
+
+
+def _layer_order(table: pd.DataFrame) -> list[str]:
+    return list(table.sort_values("depth", kind="stable")["layer"].unique())
+
+
+def convergence_figure(metrics: pd.DataFrame) -> Figure | None:
+    """Fig. 6: training and test accuracy per epoch for each reward signal TP (eqs. 4, 5 and 7).
+
+    Lines are the mean over runs (seeds), bands their standard deviation. ``metrics``: :func:`analysis.runs.load_table`
+    of metrics.csv, best restricted with ``statistics.comparable_runs(metrics, "signal")``.
+    """
+    data = metrics[metrics["split"].isin(["train", "test"])].dropna(subset=["accuracy"])
+    if data.empty:
+        return None
+    names, order = _signal_names(data)
+    data = data.assign(**{"accuracy (%)": 100 * data["accuracy"], "reward signal": names})
+    with _seaborn_style():
+        figure, (ax,) = _new_figure(legend_width=2.4)
+        sns.lineplot(
+            data=data,
+            x="epoch",
+            y="accuracy (%)",
+            hue="reward signal",
+            hue_order=order,
+            style="split",
+            style_order=["train", "test"],
+            markers=True,
+            errorbar="sd",
+            ax=ax,
+        )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        sns.move_legend(ax, **LEGEND_OUTSIDE)
+        ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Fig. 6: convergence of the reward signals")
+    return figure
+
+
+def accuracy_against_T_figure(metrics: pd.DataFrame) -> Figure | None:
+    """Fig. 8: test accuracy at each run's final epoch against the time window T; mean and sd over seeds, dots: runs.
+
+    Needs at least two values of T; best restricted with ``statistics.comparable_runs(metrics, "T")``.
+    """
+    final = statistics.final_test_accuracy(metrics).dropna(subset=["accuracy"])
+    final = final.assign(T=pd.to_numeric(final["T"])).dropna(subset=["T"])
+    if final["T"].nunique() < 2:
+        return None
+    names, order = _signal_names(final)
+    final = final.assign(**{"accuracy (%)": 100 * final["accuracy"], "reward signal": names})
+    with _seaborn_style():
+        figure, (ax,) = _new_figure()
+        common = {"data": final, "x": "T", "y": "accuracy (%)", "hue": "reward signal", "hue_order": order, "ax": ax}
+        sns.lineplot(**common, errorbar="sd", marker="o", err_style="bars")
+        sns.scatterplot(**common, alpha=0.4, legend=False)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(
+            xlabel="time window T (steps of 1 ms)",
+            ylabel="test accuracy at the final epoch (%)",
+            title="Fig. 8: accuracy against the time window T",
+        )
+    return figure
+
+
+def membrane_traces_figure(
+    traces: pd.DataFrame, run: str | None = None, threshold_mV: float | None = None
+) -> Figure | None:
+    """Fig. 7: membrane potential of the traced neurons in one sample, at the earliest and the latest traced epoch.
+
+    ``run`` defaults to the first run of ``traces``; each panel shows the first traced sample of its epoch (training
+    split first); the potential after step k (traces.csv's ``v_mV``) is drawn at (k + 1) ms. ``threshold_mV``
+    defaults to the neuron model's v_th (:data:`THRESHOLD_MV`, by the run's ``neuron`` setting, column
+    ``neuron_model``); spikes are marked on the threshold line. Returns None without traces.
+    """
+    if traces.empty:
+        return None
+    data = traces[traces["run"] == (run if run is not None else traces["run"].iloc[0])]
+    if data.empty:
+        return None
+    if threshold_mV is None:
+        threshold_mV = THRESHOLD_MV.get(data["neuron_model"].iloc[0])
+    epochs = sorted(data["epoch"].unique())
+    shown = list(dict.fromkeys([epochs[0], epochs[-1]]))
+    data = data.sort_values(["layer", "neuron", "step"])
+    data = data.assign(
+        **{"time (ms)": data["step"] + 1, "traced neuron": data["layer"] + " #" + data["neuron"].astype(str)}
+    )
+    names = list(data["traced neuron"].unique())
+    with _seaborn_style():
+        palette = dict(zip(names, sns.color_palette(n_colors=len(names))))
+        figure, axes = _new_figure(len(shown), sharey=True, legend_width=2.4)
+        for ax, epoch, stage in zip(axes, shown, ["early", "late"] if len(shown) == 2 else ["only traced"]):
+            at_epoch = data[data["epoch"] == epoch]
+            split = "train" if (at_epoch["split"] == "train").any() else at_epoch["split"].iloc[0]
+            sample = at_epoch.loc[at_epoch["split"] == split, "sample"].min()
+            rows = at_epoch[(at_epoch["split"] == split) & (at_epoch["sample"] == sample)]
+            sns.lineplot(
+                data=rows, x="time (ms)", y="v_mV", hue="traced neuron", palette=palette, estimator=None, ax=ax
+            )
+            spikes = rows[rows["spike"] > 0]
+            ax.scatter(
+                spikes["time (ms)"],
+                [threshold_mV if threshold_mV is not None else rows["v_mV"].max()] * len(spikes),
+                c=[palette[name] for name in spikes["traced neuron"]],
+                marker="|",
+                s=300,
+                linewidths=2,
+                label="spike",
+                zorder=3,
+            )
+            if threshold_mV is not None:
+                ax.axhline(threshold_mV, color="0.3", linestyle="--", label=f"threshold {threshold_mV:g} mV")
+            ax.set(
+                xlabel="time in the sample (ms)",
+                ylabel="membrane potential v (mV)",
+                title=f"epoch {epoch} ({stage}): {split} sample {sample}",
+            )
+            if ax is axes[-1]:
+                ax.legend(**LEGEND_OUTSIDE)
+            else:
+                ax.get_legend().remove()
+        figure.suptitle(f"Fig. 7: membrane potentials and spikes, run {data['run'].iloc[0]}")
+    return figure
+
+
+def silent_against_input_figure(firing: pd.DataFrame, layers: pd.DataFrame) -> Figure | None:
+    """Fig. 9: silent-neuron proportion of each layer against the proportion of input spikes, across encoder alphas.
+
+    One dot per run (final epoch, mean over its recorded samples), lines through the means over runs (seeds) of each
+    alpha with their sd. Needs runs at two or more values of alpha; best restricted with
+    ``statistics.comparable_runs(firing, "alpha")``.
+    """
+    if firing.empty or firing["alpha"].nunique() < 2:
+        return None
+    table = statistics.silent_against_input(statistics.sample_firing(firing, layers))
+    if table.empty:
+        return None
+    table = table.assign(
+        **{
+            "input spikes (%)": 100 * table["input_spike_proportion"],
+            "silent neurons (%)": 100 * table["silent_fraction"],
+        }
+    )
+    table["mean input spikes (%)"] = table.groupby("alpha")["input spikes (%)"].transform("mean")
+    order = _layer_order(table)
+    with _seaborn_style():
+        figure, (ax,) = _new_figure(legend_width=2.4)
+        sns.lineplot(
+            data=table,
+            x="mean input spikes (%)",
+            y="silent neurons (%)",
+            hue="layer",
+            hue_order=order,
+            marker="o",
+            errorbar="sd",
+            err_style="bars",
+            ax=ax,
+        )
+        sns.scatterplot(
+            data=table, x="input spikes (%)", y="silent neurons (%)", hue="layer", hue_order=order, alpha=0.4, ax=ax
+        )
+        ax.axhline(50, color="0.3", linestyle=":", label="half of the neurons")
+        handles, labels = ax.get_legend_handles_labels()
+        first_of_each = {}
+        for label, handle in zip(labels, handles):
+            first_of_each.setdefault(label, handle)
+        ax.legend(list(first_of_each.values()), list(first_of_each), title="layer", **LEGEND_OUTSIDE)
+        ax.set_xlim(left=0)
+        ax.set_ylim(0, 100)
+        ax.set(
+            xlabel="input spikes (% of input neurons × steps)",
+            ylabel="silent neurons (% of the layer)",
+            title="Fig. 9: silent neurons against input spikes",
+        )
+    return figure
+
+
+def firing_rate_figure(firing: pd.DataFrame, layers: pd.DataFrame) -> Figure | None:
+    """Distribution over samples of each layer's firing rate at each run's final epoch, by setting.
+
+    Hue: the settings that differ between the runs (:func:`analysis.statistics.setting_labels`), pooled over seeds.
+    """
+    if firing.empty:
+        return None
+    samples = statistics.final_epoch(statistics.sample_firing(firing, layers))
+    samples = samples.assign(setting=statistics.setting_labels(samples))
+    with _seaborn_style():
+        figure, (ax,) = _new_figure(legend_width=3.6)
+        sns.violinplot(
+            data=samples,
+            x="layer",
+            y="rate",
+            hue="setting",
+            order=_layer_order(samples),
+            cut=0,
+            inner="quart",
+            density_norm="width",
+            ax=ax,
+        )
+        sns.move_legend(ax, **LEGEND_OUTSIDE)
+        ax.set(
+            xlabel="layer",
+            ylabel="firing rate (spikes / neuron / ms)",
+            title="Firing rates per layer (final epoch; one value per sample)",
+        )
+    return figure
+
+
+def isi_cv_figure(traces: pd.DataFrame) -> Figure | None:
+    """Distribution of the traced neurons' ISI coefficient of variation per layer and traced epoch (dots: neurons).
+
+    Needs a neuron with at least two interspike intervals; the dashed line is a Poisson process's CV of 1.
+    """
+    table = statistics.spike_train_statistics(traces).dropna(subset=["isi_cv"])
+    if table.empty:
+        return None
+    table = table.assign(epoch=table["epoch"].astype(str))
+    with _seaborn_style():
+        figure, (ax,) = _new_figure()
+        sns.stripplot(data=table, x="layer", y="isi_cv", hue="epoch", dodge=True, size=7, ax=ax)
+        ax.axhline(1, color="0.3", linestyle="--", label="Poisson (CV = 1)")
+        ax.legend(title="epoch")
+        ax.set(
+            xlabel="layer",
+            ylabel="ISI coefficient of variation (sd / mean)",
+            title="ISI variability of the traced neurons",
+        )
+    return figure
