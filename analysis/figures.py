@@ -16,8 +16,6 @@ from matplotlib.ticker import MaxNLocator
 
 from analysis import statistics
 
-# v_th of LIFParameters.authors() and COBAParameters() in models/neurons.py: run folders do not record the threshold.
-THRESHOLD_MV = {"lif": 0.5, "coba": -50.0}
 SIGNAL_NAMES = {"label": "TP_BRP (label)", "error": "TP_err (error)", "sign": "TP_sign (sign)"}
 PANEL_SIZE = (6.4, 4.4)
 LEGEND_OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.02, 1), "borderaxespad": 0}
@@ -109,8 +107,8 @@ def membrane_traces_figure(
 
     ``run`` defaults to the first run of ``traces``; each panel shows the first traced sample of its epoch (training
     split first); the potential after step k (traces.csv's ``v_mV``) is drawn at (k + 1) ms. ``threshold_mV``
-    defaults to the neuron model's v_th (:data:`THRESHOLD_MV`, by the run's ``neuron`` setting, column
-    ``neuron_model``); spikes are marked on the threshold line. Returns None without traces.
+    defaults to the run's recorded threshold (config.json's ``v_th_mV``; none drawn for runs without it);
+    spikes are marked on the threshold line. Returns None without traces.
     """
     if traces.empty:
         return None
@@ -118,7 +116,8 @@ def membrane_traces_figure(
     if data.empty:
         return None
     if threshold_mV is None:
-        threshold_mV = THRESHOLD_MV.get(data["neuron_model"].iloc[0])
+        recorded = data["v_th_mV"].iloc[0] if "v_th_mV" in data else None
+        threshold_mV = None if recorded is None or pd.isna(recorded) else float(recorded)
     epochs = sorted(data["epoch"].unique())
     shown = list(dict.fromkeys([epochs[0], epochs[-1]]))
     data = data.sort_values(["layer", "neuron", "step"])

@@ -92,8 +92,9 @@ def load_firing(run_dirs) -> pd.DataFrame:
 
 
 def load_traces(run_dirs) -> pd.DataFrame:
-    """traces.csv of every run folder (membrane potential and spike per traced neuron and step), with the settings."""
-    return load_table(run_dirs, "traces.csv")
+    """traces.csv of every run folder (membrane potential and spike per traced neuron and step), with the settings
+    and the neurons' threshold ``v_th_mV`` (missing in runs that did not record it)."""
+    return load_table(run_dirs, "traces.csv", (*SETTING_COLUMNS, "v_th_mV"))
 
 
 def final_accuracy(metrics: pd.DataFrame, by=("protocol", "rule", "signal", "form")) -> pd.DataFrame:

@@ -29,18 +29,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import Equations, NeuronGroup, Synapses
+from brian2 import Equations, EventMonitor, NeuronGroup, StateMonitor, Synapses
 
 from models.neurons import GATE_CODE, RESET, THRESHOLD, LIFParameters
 from models.rules import brp
 from models.topology import Conv, TopologyError
+
+# Per time step, slot 'groups': stage at position p runs its operations at order
+# STEP * p + offset, so a spike reaches the next stage within the same step.
+STEP = 10
+MEMBRANE = 0  # membrane ODE
+INTEGRATE = 1  # this step's synaptic input, pseudo-gradient (eq. 10)
+TRACE = 2  # traced neurons: event 'trace' (the potential as the threshold sees it), then its monitor
+THRESHOLD_STEP = 4  # threshold (spike, or pooled event)
+RESET_STEP = 5  # reset
+TRACE_SPIKE = 6  # traced neurons that spiked in this step: event 'trace_spike', then its monitor
+PROPAGATE = 8  # outgoing synapses
+POOL_CLEAR = 9  # pooling units: add the step's activity to the sample's and clear it
 
 # Order of the operations at a sample (or minibatch) boundary, slot 'start'.
 ORDER_MONITOR = -100
 ORDER_OUTPUT_RATES = -99
 ORDER_SIGNAL = -98
 ORDER_FEEDBACK = -97
-ORDER_STATISTICS = -10
+ORDER_STATISTICS = -12
+ORDER_ACTIVITY_MONITOR = -11
 ORDER_SAMPLE_END_EVENT = -9
 ORDER_ACCUMULATE = -8
 ORDER_TIE_SUM = -7
@@ -52,15 +65,31 @@ ORDER_RESET = -2
 SAMPLE_END = "sample_end"
 SAMPLE_END_CONDITION = "cnt > 0 and (t_in_timesteps % T_steps) == 0"
 POOLED = "pooled"  # custom event of a pooling unit with activity in this step
+# Membrane traces (Fig. 7): neurons flagged ``traced``, in the sample slots where the TimedArray trace_on is 1.
+TRACE_EVENTS = {
+    "trace": "traced and trace_on(t) > 0.5",
+    "trace_spike": "traced and trace_on(t) > 0.5 and lastspike == t",
+}
+TRACE_OFFSETS = {"trace": TRACE, "trace_spike": TRACE_SPIKE}
 
 STATISTICS_EQUATIONS = """
 spikes_train : 1  # spikes over the run's training samples
 spikes_test : 1  # spikes over the run's test samples
 """
+TRACED_EQUATION = "traced : boolean (constant)  # record this neuron's potential in traced samples"
+ACTIVITY_EQUATIONS = """
+spikes_total : 1  # spikes (pooled events for pooling units) of the whole stage in the last sample
+n_active : 1  # neurons of the stage that were active in the last sample
+"""
+ACTIVITY_SUMS = """
+spikes_total_post = {count}_pre : 1 (summed)
+n_active_post = int({count}_pre > 0) : 1 (summed)
+"""
 
 POOL_EQUATIONS = """
 P : 1  # pooled spikes of this step: mean (or max) over the 2x2 window
 cnt : 1  # pooled activity summed over the sample (the 'spike count' the next layer's rule reads)
+n_events : 1  # pooled events sent on in the sample (steps with P > 0)
 """
 POOL_CODE = {"avg": "P_post += {share}", "max": "P_post = 1"}
 POOLINGS = tuple(POOL_CODE)
@@ -188,6 +217,35 @@ def plan_stages(input_shape: tuple[int, ...], convs: tuple[Conv, ...], sizes: tu
     return stages
 
 
+def stage_table(stages: list[Stage]) -> list[dict]:
+    """Per stage: neurons, synapses each of its events reaches in the next stage (mean), synapses into it.
+
+    ``synapses_in`` of a conv or dense stage is also the multiply-accumulates of the
+    same layer in a dense ANN for one forward pass (the paper's Table I argument).
+    """
+    synapses_in = [0]
+    for previous, stage in zip(stages, stages[1:]):
+        if stage.kind == "conv":
+            synapses_in.append(len(conv_connectivity(previous.shape, stage.conv)[0]))
+        elif stage.kind == "pool":
+            synapses_in.append(len(pool_connectivity(previous.shape, pool_window(previous.conv))[0]))
+        else:
+            synapses_in.append(previous.size * stage.size)
+    rows = []
+    for k, stage in enumerate(stages):
+        fan_out = synapses_in[k + 1] / stage.size if k + 1 < len(stages) else 0.0
+        rows.append(
+            {
+                "layer": stage.name,
+                "kind": stage.kind,
+                "n_neurons": stage.size,
+                "fan_out": fan_out,
+                "synapses_in": synapses_in[k],
+            }
+        )
+    return rows
+
+
 def conv_connectivity(in_shape, conv: Conv) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Presynaptic index, postsynaptic index and kernel element of every conv synapse.
 
@@ -230,13 +288,13 @@ def pool_connectivity(conv_shape, window) -> tuple[np.ndarray, np.ndarray]:
 
 def schedule(group: NeuronGroup, position: int) -> None:
     """Put a group's per-step operations in slot 'groups', after the stages before it."""
-    base = 10 * position
-    group.state_updater.when, group.state_updater.order = "groups", base
+    base = STEP * position
+    group.state_updater.when, group.state_updater.order = "groups", base + MEMBRANE
     for event, thresholder in group.thresholder.items():
         if event != SAMPLE_END:
-            thresholder.when, thresholder.order = "groups", base + 3
+            thresholder.when, thresholder.order = "groups", base + TRACE_OFFSETS.get(event, THRESHOLD_STEP)
     if "spike" in group.resetter:
-        group.resetter["spike"].when, group.resetter["spike"].order = "groups", base + 4
+        group.resetter["spike"].when, group.resetter["spike"].order = "groups", base + RESET_STEP
     if SAMPLE_END in group.thresholder:
         group.thresholder[SAMPLE_END].when = "start"
         group.thresholder[SAMPLE_END].order = ORDER_SAMPLE_END_EVENT
@@ -247,20 +305,23 @@ def sample_operation(group, code: str, order: int, dt, name: str):
     return group.run_regularly(code, dt=dt, when="start", order=order, name=name)
 
 
-def spiking_layer(neuron, size: int, position: int, namespace: dict, dt, name: str, model=None):
+def spiking_layer(neuron, size: int, position: int, namespace: dict, dt, name: str, model=None, traces=False):
     """A layer of ``neuron`` (eq. 2 or conductance-based) at ``position`` in the per-step schedule.
 
     Returns the group and its per-step operation that consumes the step's
-    synaptic input and accumulates the pseudo-gradient (eq. 10).
+    synaptic input and accumulates the pseudo-gradient (eq. 10). With ``traces``
+    the group has the ``traced`` flag and the events of :data:`TRACE_EVENTS`.
     """
+    events = {SAMPLE_END: SAMPLE_END_CONDITION} | (TRACE_EVENTS if traces else {})
+    equations = neuron.equations + (model if model is not None else Equations(""))
     layer = NeuronGroup(
         size,
-        neuron.equations + (model if model is not None else Equations("")),
+        equations + (Equations(TRACED_EQUATION) if traces else Equations("")),
         threshold=THRESHOLD,
         reset=RESET,
         refractory=neuron.tau_ref,
         method="exact" if isinstance(neuron, LIFParameters) else "exponential_euler",
-        events={SAMPLE_END: SAMPLE_END_CONDITION},
+        events=events,
         namespace=namespace,
         dt=dt,
         name=name,
@@ -268,9 +329,79 @@ def spiking_layer(neuron, size: int, position: int, namespace: dict, dt, name: s
     layer.v = neuron.v_reset
     schedule(layer, position)
     integrate = layer.run_regularly(
-        neuron.integrate_code + "\n" + GATE_CODE, when="groups", order=10 * position + 1, name=f"{name}_integrate"
+        neuron.integrate_code + "\n" + GATE_CODE,
+        when="groups",
+        order=STEP * position + INTEGRATE,
+        name=f"{name}_integrate",
     )
     return layer, integrate
+
+
+def trace_monitors(layer, position: int, traced: np.ndarray) -> list:
+    """Monitors of the traced neurons: potential at every traced step, and the steps they spiked.
+
+    ``traced`` are the indices of the neurons to record.
+    """
+    flags = np.zeros(len(layer), dtype=bool)
+    flags[traced] = True
+    layer.traced = flags
+    base = STEP * position
+    return [
+        EventMonitor(
+            layer, "trace", variables=["v"], when="groups", order=base + TRACE + 1, name=f"{layer.name}_trace"
+        ),
+        EventMonitor(
+            layer,
+            "trace_spike",
+            variables=[],
+            when="groups",
+            order=base + TRACE_SPIKE + 1,
+            name=f"{layer.name}_trace_spikes",
+        ),
+    ]
+
+
+def traced_neurons(stage: Stage, n: int = 4) -> np.ndarray:
+    """Neurons whose potential is recorded: every readout neuron; the centre of the first ``n``
+    feature maps of a convolution; ``n`` evenly spaced units of a dense layer."""
+    if stage.kind == "output":
+        return np.arange(stage.size)
+    if stage.kind == "conv":
+        c, h, w = stage.shape
+        return np.arange(min(n, c)) * h * w + (h // 2) * w + w // 2
+    return np.unique(np.linspace(0, stage.size - 1, n).astype(int))
+
+
+def activity_recording(groups, sample_clock, sample_dt) -> list:
+    """Per sample and stage: spikes of the whole stage and its active neurons (group ``activity``, one unit per stage).
+
+    Summed over each stage's neurons at the sample's end (before the reset) and
+    recorded by the StateMonitor ``activity_monitor`` (row k = ``groups[k]``).
+    """
+    activity = NeuronGroup(len(groups), Equations(ACTIVITY_EQUATIONS), dt=sample_dt, name="activity")
+    objects = [activity]
+    for k, group in enumerate(groups):
+        count = "n_events" if "n_events" in group.variables else "cnt"
+        model = ACTIVITY_SUMS.format(count=count)
+        synapses = Synapses(group, activity[k : k + 1], model, name=f"{group.name}_activity")
+        synapses.connect(i=np.arange(len(group)), j=np.zeros(len(group), dtype=int))
+        for variable in ("spikes_total_post", "n_active_post"):
+            updater = synapses.summed_updaters[variable]
+            updater._clock = sample_clock
+            updater.when, updater.order = "start", ORDER_STATISTICS
+        objects.append(synapses)
+    objects.append(
+        StateMonitor(
+            activity,
+            ["spikes_total", "n_active"],
+            record=True,
+            dt=sample_dt,
+            when="start",
+            order=ORDER_ACTIVITY_MONITOR,
+            name="activity_monitor",
+        )
+    )
+    return objects
 
 
 def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, namespace: dict, dt):
@@ -297,10 +428,13 @@ def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, nam
         name=f"{conv_layer.name}_{stage.name}",
     )
     synapses.connect(i=pre, j=post)
-    synapses.pre.when, synapses.pre.order = "groups", 10 * (stage.position - 1) + 5
-    # after the pooled events have propagated to the next stage (order 10 * position + 5)
+    synapses.pre.when, synapses.pre.order = "groups", STEP * conv_stage.position + PROPAGATE
+    # after the pooled events have propagated to the next stage
     step = pool.run_regularly(
-        "cnt += P\nP = 0", when="groups", order=10 * stage.position + 6, name=f"{stage.name}_step"
+        "cnt += P\nn_events += int(P > 0)\nP = 0",
+        when="groups",
+        order=STEP * stage.position + POOL_CLEAR,
+        name=f"{stage.name}_step",
     )
     return pool, synapses, step
 
@@ -329,7 +463,7 @@ def _connection(pre, post, neuron, pre_spiking: bool, namespace: dict, dt, model
 
 
 def _schedule_pathways(synapses: Synapses, pre_position: int) -> None:
-    synapses.pre.when, synapses.pre.order = "groups", 10 * pre_position + 5
+    synapses.pre.when, synapses.pre.order = "groups", STEP * pre_position + PROPAGATE
     if hasattr(synapses, SAMPLE_END):
         pathway = getattr(synapses, SAMPLE_END)
         pathway.when, pathway.order = "start", ORDER_ACCUMULATE

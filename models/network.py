@@ -176,6 +176,7 @@ class RunInputs:
     adam_eps: np.ndarray  # (n_batch_slots,)
     adam_on: np.ndarray  # (n_batch_slots,) 1 where a minibatch is applied
     grad_scale: np.ndarray  # (n_batch_slots,) 1 / samples in the minibatch
+    trace_on: np.ndarray  # (n_sample_slots,) 1 in the sample slots whose membrane traces are recorded
 
 
 def delta_order(position: int, n_layers: int) -> int:
@@ -196,7 +197,9 @@ def build_network(
     ``conv1_kernel`` and ``conv1_channel`` (shared kernel and biases); synapses
     ``input_conv1``, ``pool1_hidden1`` ... (into each stage), ``feedback_hidden1`` ...,
     ``feedback_output``; monitor ``readout``; TimedArrays ``data``, ``order``,
-    ``label``, ``split_prev``, ``step_size``, ``adam_eps``, ``adam_on``, ``grad_scale``.
+    ``label``, ``split_prev``, ``step_size``, ``adam_eps``, ``adam_on``, ``grad_scale``, ``trace_on``.
+    Recording (the firing statistics of :mod:`models.training`): ``activity_monitor`` (per sample
+    and stage), ``<layer>_trace`` and ``<layer>_trace_spikes`` (membrane traces of traced neurons).
     """
     T = spec.sample_duration
     dt = spec.dt
@@ -211,6 +214,7 @@ def build_network(
         "adam_eps": TimedArray(inputs.adam_eps.astype(float), dt=batch_dt, name="adam_eps"),
         "adam_on": TimedArray(inputs.adam_on.astype(float), dt=batch_dt, name="adam_on"),
         "grad_scale": TimedArray(inputs.grad_scale.astype(float), dt=batch_dt, name="grad_scale"),
+        "trace_on": TimedArray(inputs.trace_on.astype(float), dt=T, name="trace_on"),
     }
     namespace = dict(timed, inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, alpha=spec.alpha)
     namespace.update(neuron.namespace)
@@ -232,6 +236,7 @@ def build_network(
     last_position = stages[-1].position
     reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
     previous, previous_stage = input_group, stages[0]
+    recorded = [input_group]
     for stage in stages[1:]:
         name = stage.name
         if stage.kind == "pool":
@@ -243,12 +248,16 @@ def build_network(
                 pool_synapses,
                 step,
                 sample_operation(pool, STATISTICS_CODE, ORDER_STATISTICS, T, f"{name}_statistics"),
-                sample_operation(pool, "cnt = 0\nP = 0", ORDER_RESET, T, f"{name}_reset"),
+                sample_operation(pool, "cnt = 0\nP = 0\nn_events = 0", ORDER_RESET, T, f"{name}_reset"),
             ]
             previous, previous_stage = pool, stage
+            recorded.append(pool)
             continue
         role = "output" if stage.kind == "output" else "hidden"
-        layer, integrate = layers.spiking_layer(neuron, stage.size, stage.position, namespace, dt, name, layer_model)
+        layer, integrate = layers.spiking_layer(
+            neuron, stage.size, stage.position, namespace, dt, name, layer_model, traces=True
+        )
+        objects += layers.trace_monitors(layer, stage.position, layers.traced_neurons(stage))
         if stage.kind == "conv":
             synapses, element = layers.conv_connection(
                 previous, layer, neuron, previous_stage, stage.conv, namespace, dt
@@ -290,6 +299,8 @@ def build_network(
             sample_operation(layer, reset_code, ORDER_RESET, T, f"{name}_reset"),
         ]
         previous, previous_stage = layer, stage
+        recorded.append(layer)
+    objects += layers.activity_recording(recorded, sample_clock, T)
     objects.append(reward.output_to_reward(previous, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES))
     objects += [
         sample_operation(input_group, STATISTICS_CODE, ORDER_STATISTICS, T, "input_statistics"),

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import second
+from brian2 import mV, second
 
 from models import devices, layers, reward
 from models.network import NetworkSpec, RunInputs, build_network
@@ -23,6 +23,7 @@ from models.rules import brp
 
 SPLIT_NONE, SPLIT_TRAIN, SPLIT_TEST = 0, 1, 2
 REPORT_PERIOD = 10 * second  # progress lines within a run
+TRACED_SAMPLES = 2  # test samples of each run whose membrane traces are recorded (Fig. 7)
 
 
 def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -70,12 +71,14 @@ def plan_run(
     labels: np.ndarray,
     lr: float,
     optimizer_steps: int,
+    n_traced: int = TRACED_SAMPLES,
 ) -> tuple[RunInputs, int]:
     """Sample order, labels and optimizer schedules of one run; returns them and the new step count.
 
     Slot s holds sample s; the operations at the start of slot s belong to
     sample s-1, hence ``split_prev``.  Minibatch boundary b (slot b * batch_size)
-    applies the training samples of slots [(b-1) B, b B).
+    applies the training samples of slots [(b-1) B, b B).  The membrane traces
+    are recorded in the first ``n_traced`` test samples.
     """
     rows = np.concatenate([train_rows, test_rows]).astype(int)
     if len(rows) != spec.n_slots:
@@ -106,7 +109,9 @@ def plan_run(
             adam_eps[b] = brp.ADAM_EPS * np.sqrt(correction2)
         else:
             step_size[b] = lr
-    inputs = RunInputs(order, label, split_prev, step_size, adam_eps, adam_on, grad_scale)
+    trace_on = np.zeros(n)
+    trace_on[len(train_rows) : len(train_rows) + min(n_traced, len(test_rows))] = 1
+    inputs = RunInputs(order, label, split_prev, step_size, adam_eps, adam_on, grad_scale, trace_on)
     return inputs, k
 
 
@@ -127,6 +132,9 @@ class RunResult:
     seconds: float
     rates: dict[str, dict[str, float]]  # split -> layer -> mean spikes per neuron per step
     predictions: np.ndarray  # predicted class of each sample of the run, in run order
+    activity: dict[str, np.ndarray]  # 'spikes' and 'active': (stages, samples of the run), stages in forward order
+    traces: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    # per traced layer: (layer, sample in the run, step in the sample, neuron, v in mV, spiked 0/1)
 
 
 class Trainer:
@@ -179,7 +187,7 @@ class Trainer:
         net = self.net
         args = {}
         timed_arrays = net["input"].namespace  # the namespace shared by all groups holds the TimedArrays
-        for name in ("order", "label", "split_prev", "step_size", "adam_eps", "adam_on", "grad_scale"):
+        for name in ("order", "label", "split_prev", "step_size", "adam_eps", "adam_on", "grad_scale", "trace_on"):
             args[timed_arrays[name]] = np.ascontiguousarray(getattr(inputs, name), dtype=float)
         for key, value in state.items():
             if key != "optimizer_steps":
@@ -212,7 +220,14 @@ class Trainer:
                 name: float(np.mean(getattr(net[name], f"spikes_{split}")[:])) / max(n_samples, 1) / self.spec.T
                 for name in [stage.name for stage in self.spec.stages]
             }
+        monitor = net["activity_monitor"]
+        activity = {
+            "spikes": np.asarray(monitor.spikes_total)[:, 1 : n_run + 1],
+            "active": np.asarray(monitor.n_active)[:, 1 : n_run + 1],
+        }
         result = RunResult(
+            activity=activity,
+            traces=[self._traces(net, stage.name) for stage in self.spec.stages if stage.trained],
             train_accuracy=float(np.mean(correct[:n_train])) if n_train else float("nan"),
             test_accuracy=float(np.mean(correct[n_train:])) if len(test_rows) else float("nan"),
             n_train=n_train,
@@ -222,6 +237,16 @@ class Trainer:
             predictions=predictions,
         )
         return result, new_state
+
+    def _traces(self, net, layer):
+        """Membrane potentials (mV, as the threshold sees them) and spikes of ``layer``'s traced neurons."""
+        steps = np.round(np.asarray(net[f"{layer}_trace"].t / self.spec.dt)).astype(int)
+        neurons = np.asarray(net[f"{layer}_trace"].i)
+        v = np.asarray(net[f"{layer}_trace"].v / mV)
+        spike_steps = np.round(np.asarray(net[f"{layer}_trace_spikes"].t / self.spec.dt)).astype(int)
+        spiked = set(zip(spike_steps.tolist(), np.asarray(net[f"{layer}_trace_spikes"].i).tolist()))
+        flags = np.array([(s, n) in spiked for s, n in zip(steps.tolist(), neurons.tolist())], dtype=int)
+        return layer, steps // self.spec.T, steps % self.spec.T, neurons, v, flags
 
     def _runtime_run(self, inputs, state, epoch):
         with devices.runtime(self.seed + epoch, self.spec.precision):

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from brian2 import mV
 
+from models import layers
 from models.devices import DeviceError, check_device
 from models.layers import POOLINGS
 from models.network import NetworkSpec
@@ -183,15 +185,23 @@ def _run(protocol, load, args, argv) -> int:
     start_epoch, state, feedback = 0, None, None
     if folder is not None:
         start_epoch, state, feedback = runs.load_checkpoint(folder)
-        runs.truncate_metrics(folder, start_epoch)
+        runs.truncate_tables(folder, start_epoch)
         print(f"resuming {folder} after epoch {start_epoch}", flush=True)
     else:
         folder = runs.create_run_folder(args.results_dir, protocol, args.rule, args.seed, args.run_name)
         runs.write_config(
             folder,
             {k: getattr(args, k) for k in SETTINGS}
-            | {"protocol": protocol, "n_train": n_train, "n_test": n_test, "sizes": sizes},
+            | {
+                "protocol": protocol,
+                "n_train": n_train,
+                "n_test": n_test,
+                "sizes": sizes,
+                "input_shape": spec.input_shape,
+                "v_th_mV": float(spec.neuron.v_th / mV),
+            },
         )
+        runs.write_layers(folder, layers.stage_table(spec.stages))
     if not state:
         feedback = feedback_matrices(spec, rng)
         state = initial_state(spec, rng)
@@ -232,6 +242,12 @@ def _run(protocol, load, args, argv) -> int:
             row.update({f"rate_{layer}": rate for layer, rate in result.rates[split].items()})
             rows.append(row)
         runs.append_metrics(folder, rows)
+        run_labels = labels[np.concatenate([order, np.arange(n_train, n_train + n_test)])]
+        stage_names = [stage.name for stage in spec.stages]
+        runs.append_table(
+            folder, "firing.csv", runs.firing_table(epoch, result.activity, stage_names, run_labels, n_train)
+        )
+        runs.append_table(folder, "traces.csv", runs.traces_table(epoch, result.traces, run_labels, n_train))
         runs.save_checkpoint(folder, epoch, state, feedback)
         print(
             f"epoch {epoch}/{args.epochs}: train {result.train_accuracy:.4f}  test {result.test_accuracy:.4f}  "

@@ -1,9 +1,17 @@
 """Run folders: ``<results>/<protocol>/<timestamp>_<rule>_seed<k>/``, never overwritten.
 
 Each holds ``config.json`` (settings, git commit, package versions, host),
-``metrics.csv`` (one row per epoch and split, appended as epochs finish) and
+``metrics.csv`` (one row per epoch and split, appended as epochs finish),
 ``checkpoint.npz`` (learned arrays, optimizer state, feedback matrices and the
-last finished epoch, replaced atomically after every epoch).
+last finished epoch, replaced atomically after every epoch), and the firing
+statistics (tidy CSV tables, documented in the README):
+
+* ``layers.csv``: layer, kind, n_neurons, fan_out, synapses_in (written once);
+* ``firing.csv``: epoch, split, sample, label, layer, spikes, active: per recorded
+  sample (every test sample, every ``TRAIN_STRIDE``-th training sample) and stage;
+* ``traces.csv``: epoch, split, sample, label, layer, neuron, step, v_mV, spike:
+  membrane potentials (as the threshold sees them) of a few neurons per layer in
+  the first test samples of every epoch (Fig. 7).
 """
 
 from __future__ import annotations
@@ -19,9 +27,12 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 PACKAGES = ("brian2", "numpy", "scipy", "scikit-learn", "pandas")
 METRIC_COLUMNS = ["epoch", "split", "accuracy", "n_samples", "seconds", "samples_per_s"]
+EPOCH_TABLES = ("metrics.csv", "firing.csv", "traces.csv")  # rows per epoch, truncated on resume
+TRAIN_STRIDE = 10  # firing.csv keeps every TRAIN_STRIDE-th training sample (and every test sample)
 
 
 class RunFolderError(Exception):
@@ -140,6 +151,61 @@ def load_checkpoint(folder: Path) -> tuple[int, dict, dict]:
         return int(data["epoch"][0]), state, feedback
 
 
+def write_layers(folder: Path, rows: list[dict]) -> None:
+    pd.DataFrame(rows).to_csv(folder / "layers.csv", index=False)
+
+
+def append_table(folder: Path, filename: str, table: pd.DataFrame) -> None:
+    """Append rows to a CSV table of the run folder, with the header if the file is new."""
+    path = folder / filename
+    table.to_csv(path, mode="a", header=not path.exists(), index=False)
+
+
+def firing_table(epoch: int, activity: dict, stage_names, labels, n_train: int) -> pd.DataFrame:
+    """firing.csv rows of one epoch: ``activity`` arrays are (stages, samples of the run), labels per sample."""
+    n_run = len(labels)
+    keep = np.flatnonzero((np.arange(n_run) >= n_train) | (np.arange(n_run) % TRAIN_STRIDE == 0))
+    split = np.where(keep < n_train, "train", "test")
+    frames = []
+    for k, layer in enumerate(stage_names):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "epoch": epoch,
+                    "split": split,
+                    "sample": np.where(keep < n_train, keep, keep - n_train),
+                    "label": labels[keep],
+                    "layer": layer,
+                    "spikes": activity["spikes"][k, keep].astype(int),
+                    "active": activity["active"][k, keep].astype(int),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def traces_table(epoch: int, traces, labels, n_train: int) -> pd.DataFrame:
+    """traces.csv rows of one epoch from :attr:`models.training.RunResult.traces`."""
+    frames = []
+    for layer, sample, step, neuron, v, spiked in traces:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "epoch": epoch,
+                    "split": np.where(sample < n_train, "train", "test"),
+                    "sample": np.where(sample < n_train, sample, sample - n_train),
+                    "label": labels[sample],
+                    "layer": layer,
+                    "neuron": neuron,
+                    "step": step,
+                    "v_mV": v,
+                    "spike": spiked,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
 def finished_epochs(folder: Path) -> int:
     """Epochs recorded in metrics.csv (rows beyond the checkpoint are dropped on resume)."""
     path = folder / "metrics.csv"
@@ -149,16 +215,11 @@ def finished_epochs(folder: Path) -> int:
         return max((int(row["epoch"]) for row in csv.DictReader(f)), default=0)
 
 
-def truncate_metrics(folder: Path, epoch: int) -> None:
-    """Keep only the rows of epochs <= ``epoch`` (those covered by the checkpoint)."""
-    path = folder / "metrics.csv"
-    if not path.exists():
-        return
-    with path.open() as f:
-        reader = csv.DictReader(f)
-        rows = [row for row in reader if int(row["epoch"]) <= epoch]
-        columns = reader.fieldnames
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+def truncate_tables(folder: Path, epoch: int) -> None:
+    """Keep only the rows of epochs <= ``epoch`` (those covered by the checkpoint) in every epoch table."""
+    for filename in EPOCH_TABLES:
+        path = folder / filename
+        if not path.exists():
+            continue
+        table = pd.read_csv(path)
+        table[table["epoch"] <= epoch].to_csv(path, index=False)

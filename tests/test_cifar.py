@@ -55,3 +55,21 @@ def test_missing_and_malformed_batches_are_reported(tmp_path):
     (tmp_path / "data_batch_1").write_bytes(b"not a pickle")
     with pytest.raises(DataError, match="cannot read CIFAR-10 batch"):
         load_cifar10(tmp_path)
+
+
+@pytest.mark.standalone
+def test_cifar10_protocol_trains_a_conv_net_on_colour_channels(tmp_path, build_cache):
+    from protocols import cifar10
+
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    write_batch(folder / "data_batch_1", 20, rng)
+    write_batch(folder / "test_batch", 10, rng)
+    args = ["--data-dir", str(folder), "--results-dir", str(tmp_path / "r"), "--cache-dir", str(build_cache)]
+    assert cifar10.main([*args, "--epochs", "1", "--topology", "CONV_2_5_2_2_FC_10", "--quiet"]) == 0
+    (run,) = (tmp_path / "r" / "cifar10").iterdir()
+    layers = (run / "layers.csv").read_text().splitlines()
+    assert layers[1].startswith("input,input,3072,") and layers[2].startswith("conv1,conv,512,")
+    with np.load(run / "checkpoint.npz") as checkpoint:
+        assert checkpoint["state/conv1_kernel.w"].shape == (2 * 3 * 5 * 5,)

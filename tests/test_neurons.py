@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from brian2 import DimensionMismatchError, Network, NeuronGroup, StateMonitor, TimedArray, ms, mV, nS, pF
 
-from models.layers import Stage, dense_connection, spiking_layer
+from models.layers import STEP, THRESHOLD_STEP, TRACE, TRACE_SPIKE, Stage, dense_connection, spiking_layer
 from models.neurons import COBAParameters, LIFParameters, lif_from_membrane, neuron_parameters
 
 DT = 1 * ms
@@ -20,14 +20,14 @@ def run_layer(neuron, raster, weights, bias, steps):
         n_in, "cnt : 1", threshold="raster(t, i) > 0.5", reset="cnt += 1", namespace=namespace, dt=DT, name="source"
     )
     source.state_updater.when = "groups"
-    source.thresholder["spike"].when, source.thresholder["spike"].order = "groups", 3
+    source.thresholder["spike"].when, source.thresholder["spike"].order = "groups", THRESHOLD_STEP
     layer, integrate = spiking_layer(neuron, n_out, 1, namespace, DT, "layer")
     layer.bias = bias
     synapses = dense_connection(source, layer, neuron, Stage("source", "input", (n_in,), 0), namespace, DT)
     synapses.w = weights.ravel()
     # record the potential the threshold sees: after this step's input, before the reset
-    monitor = StateMonitor(layer, "v", record=True, when="groups", order=12)
-    spikes = StateMonitor(layer, "cnt", record=True, when="groups", order=15)
+    monitor = StateMonitor(layer, "v", record=True, when="groups", order=STEP + TRACE)
+    spikes = StateMonitor(layer, "cnt", record=True, when="groups", order=STEP + TRACE_SPIKE)
     net = Network(source, layer, integrate, synapses, monitor, spikes)
     net.run(steps * DT)
     counts = np.asarray(spikes.cnt).T

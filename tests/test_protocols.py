@@ -53,16 +53,37 @@ def test_same_seed_gives_identical_runs_and_resume_continues_exactly(tmp_path, b
 
     def content(folder):
         rows = [{k: v for k, v in r.items() if k not in ("seconds", "samples_per_s")} for r in read_metrics(folder)]
+        tables = [(folder / name).read_text() for name in ("firing.csv", "traces.csv", "layers.csv")]
         with np.load(folder / "checkpoint.npz") as c:
-            return rows, {k: c[k] for k in c.files}
+            return rows, tables, {k: c[k] for k in c.files}
 
-    rows_a, weights_a = content(straight)
+    rows_a, tables_a, weights_a = content(straight)
+    assert "2,test," in tables_a[0] and "2,test," in tables_a[1]
     for other in (again, interrupted):
-        rows, weights = content(other)
+        rows, tables, weights = content(other)
         assert rows == rows_a
+        assert tables == tables_a
         assert weights.keys() == weights_a.keys()
         for key in weights:
             np.testing.assert_array_equal(weights[key], weights_a[key], err_msg=key)
+
+
+def test_digits_conv_net_learns_and_records_its_firing(tmp_path, build_cache):
+    folder = digits_run(tmp_path, build_cache, "--epochs", "4", "--topology", "CONV_8_3_1_1_FC_10")
+    test = [float(r["accuracy"]) for r in read_metrics(folder) if r["split"] == "test"]
+    assert test[-1] >= 0.75, f"conv net test accuracy after 4 epochs is {test[-1]} (chance is 0.1)"
+    with np.load(folder / "checkpoint.npz") as checkpoint:
+        assert checkpoint["state/conv1_kernel.w"].shape == (8 * 9,)
+        assert checkpoint["feedback/conv1"].shape == (10, 8 * 8 * 8)
+    with (folder / "layers.csv").open() as f:
+        stages = [(r["layer"], r["kind"], int(r["n_neurons"])) for r in csv.DictReader(f)]
+    assert stages == [("input", "input", 64), ("conv1", "conv", 512), ("pool1", "pool", 128), ("output", "output", 10)]
+    with (folder / "firing.csv").open() as f:
+        firing = list(csv.DictReader(f))
+    last_test = [r for r in firing if r["epoch"] == "4" and r["split"] == "test"]
+    assert len(last_test) == 4 * 360
+    conv = [r for r in last_test if r["layer"] == "conv1"]
+    assert all(0 <= int(r["active"]) <= 512 for r in conv) and sum(int(r["spikes"]) for r in conv) > 0
 
 
 def test_runs_never_share_a_folder(tmp_path, build_cache):
@@ -127,7 +148,9 @@ def expect_usage_error(capsys, main, argv, fragment):
     [
         (["--topology", "FC_500_XX_10"], "unknown layer 'XX'"),
         (["--topology", "FC_500_FC_7"], "data have 10 classes"),
-        (["--topology", "CONV_32_5_1_2_FC_10"], "convolution layers are not implemented"),
+        (["--topology", "CONV_4_9_1_0_FC_10"], "does not fit its 1x8x8 input"),
+        (["--topology", "CONV_4_3_1_1_FC_10", "--rule", "bp"], "trains FC topologies only"),
+        (["--topology", "CONV1D_4_3_1_1_FC_10"], "use CONV_"),
         (["--T", "0"], "must be a positive int"),
         (["--T", "-5"], "must be a positive int"),
         (["--lr", "0"], "must be a positive float"),

@@ -63,6 +63,7 @@ def write_run(
         "T": T,
         "alpha": alpha,
         "neuron": "lif",
+        "v_th_mV": 0.5,
         "lr": 0.001,
         "batch_size": 10,
         "optimizer": "adam",
@@ -71,7 +72,7 @@ def write_run(
         "n_test": 20,
     }
     if legacy_config:
-        del settings["alpha"], settings["neuron"]
+        del settings["alpha"], settings["neuron"], settings["v_th_mV"]
     (folder / "config.json").write_text(json.dumps({"settings": settings, "environment": {"python": "3.12"}}))
     metrics = [
         {"epoch": epoch, "split": split, "accuracy": accuracy, "n_samples": 40 if split == "train" else 20}
