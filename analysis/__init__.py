@@ -1,1 +1,1 @@
-"""Analysis of saved runs: reads run folders only (config.json, metrics.csv), never a live network."""
+"""Analysis of saved runs: reads run folders only (config.json and the tables of protocols/runs.py)."""

@@ -55,20 +55,12 @@ def train_once(spec, x, y, profile, cache_dir):
     return len(x) / result.seconds, result, summary, trainer.build_seconds
 
 
-def synaptic_events(spec, rates) -> dict[str, float]:
-    """Events per sample leaving each stage: activity x fan-out (pooled events count their units)."""
-    stages = spec.stages
-    events = {}
-    for stage, after in zip(stages, stages[1:]):
-        if after.kind == "conv":
-            i, _, _ = layers.conv_connectivity(stage.shape, after.conv)
-            fan_out = len(i) / stage.size
-        elif after.kind == "pool":
-            fan_out = 1.0
-        else:
-            fan_out = after.size
-        events[stage.name] = rates[stage.name] * stage.size * T * fan_out
-    return events
+def synaptic_events(spec, activity) -> dict[str, float]:
+    """Synaptic events per sample leaving each stage: its spikes (pooled events) x its fan-out, mean over samples."""
+    fan_outs = {row["layer"]: row["fan_out"] for row in layers.stage_table(spec.stages)}
+    return {
+        stage.name: float(np.mean(activity["spikes"][k])) * fan_outs[stage.name] for k, stage in enumerate(spec.stages)
+    }
 
 
 def main(argv=None) -> int:
@@ -89,7 +81,7 @@ def main(argv=None) -> int:
         print(f"(a) compiled training, profiled build: {speed:.1f} samples/s (build {build:.1f} s)")
         rates = result.rates["train"]
         print("    spikes per neuron per step: " + ", ".join(f"{k} {v:.3f}" for k, v in rates.items()))
-        events = synaptic_events(spec, rates)
+        events = synaptic_events(spec, result.activity)
         print(f"    synaptic events per sample: {sum(events.values()) / 1e6:.2f} M")
         for name, value in events.items():
             print(f"      from {name:<10} {value / 1e6:8.2f} M")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from protocols import cli, runs
 
-DATASETS = ("digits", "mnist")
+DATASETS = ("digits", "mnist", "cifar10")
 TABLE = "sweep.csv"
 
 
