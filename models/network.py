@@ -93,6 +93,11 @@ class NetworkSpec:
         Spiking convolutions before the FC layers ``sizes``, each followed by pooling.
     pooling : str
         'avg' (the authors' average pooling of spikes) or 'max'.
+    record : bool
+        Record the firing statistics (per-sample activity of every stage, membrane traces).
+    inputs : str
+        'rate': intensities encoded by eq. 3 (``data`` is rows x inputs); 'events': binary
+        frames, one per time step, fed directly (``data`` is :func:`models.encoding.pack_frames`).
     """
 
     n_inputs: int
@@ -112,8 +117,12 @@ class NetworkSpec:
     input_shape: tuple[int, ...] = ()
     convs: tuple[Conv, ...] = ()
     pooling: str = "avg"
+    inputs: str = "rate"
+    record: bool = True
 
     def __post_init__(self):
+        if self.inputs not in ("rate", "events"):
+            raise ValueError(f"unknown input kind {self.inputs!r}; expected 'rate' or 'events'")
         if self.convs and self.rule != "brp":
             raise ValueError(f"rule {self.rule!r} trains fully connected networks only; convolutions need rule 'brp'")
         if self.input_shape and int(np.prod(self.input_shape)) != self.n_inputs:
@@ -157,7 +166,7 @@ class NetworkSpec:
         return (
             f"{self.n_inputs}|{self.sizes}|{self.n_rows}|{self.n_slots}|{self.T}|{self.dt!r}|"
             f"{self.neuron.kind}:{neuron}|{self.alpha}|{self.signal}|{self.form}|{self.optimizer}|"
-            f"{self.batch_size}|{self.precision}|{self.rule}|{self.input_shape}|{self.convs}|{self.pooling}"
+            f"{self.batch_size}|{self.precision}|{self.rule}|{self.input_shape}|{self.convs}|{self.pooling}|{self.inputs}|{self.record}"
         )
 
 
@@ -206,7 +215,7 @@ def build_network(
     batch_dt = spec.batch_size * T
     neuron = spec.neuron
     timed = {
-        "data": TimedArray(np.ascontiguousarray(data, dtype=float), dt=T, name="data"),
+        "data": TimedArray(np.ascontiguousarray(data, dtype=float), dt=T if spec.inputs == "rate" else dt, name="data"),
         "order": TimedArray(inputs.order.astype(float), dt=T, name="order"),
         "label": TimedArray(inputs.label.astype(float), dt=T, name="label"),
         "split_prev": TimedArray(inputs.split_prev.astype(float), dt=T, name="split_prev"),
@@ -216,7 +225,7 @@ def build_network(
         "grad_scale": TimedArray(inputs.grad_scale.astype(float), dt=batch_dt, name="grad_scale"),
         "trace_on": TimedArray(inputs.trace_on.astype(float), dt=T, name="trace_on"),
     }
-    namespace = dict(timed, inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, alpha=spec.alpha)
+    namespace = dict(timed, inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, step_dt=dt, alpha=spec.alpha)
     namespace.update(neuron.namespace)
     namespace.update(brp.NAMESPACE)
     sample_clock = Clock(dt=T, name="sample_clock")
@@ -224,7 +233,8 @@ def build_network(
 
     objects = []
     stages = spec.stages
-    input_group = encoding.bernoulli_input(spec.n_inputs, namespace, dt=dt, events={SAMPLE_END: SAMPLE_END_CONDITION})
+    make_input = encoding.bernoulli_input if spec.inputs == "rate" else encoding.frame_input
+    input_group = make_input(spec.n_inputs, namespace, dt=dt, events={SAMPLE_END: SAMPLE_END_CONDITION})
     layers.schedule(input_group, 0)
     objects.append(input_group)
     reward_group = reward.reward_group(spec.n_classes, namespace, dt=dt)
@@ -255,9 +265,10 @@ def build_network(
             continue
         role = "output" if stage.kind == "output" else "hidden"
         layer, integrate = layers.spiking_layer(
-            neuron, stage.size, stage.position, namespace, dt, name, layer_model, traces=True
+            neuron, stage.size, stage.position, namespace, dt, name, layer_model, traces=spec.record
         )
-        objects += layers.trace_monitors(layer, stage.position, layers.traced_neurons(stage))
+        if spec.record:
+            objects += layers.trace_monitors(layer, stage.position, layers.traced_neurons(stage))
         if stage.kind == "conv":
             synapses, element = layers.conv_connection(
                 previous, layer, neuron, previous_stage, stage.conv, namespace, dt
@@ -300,7 +311,8 @@ def build_network(
         ]
         previous, previous_stage = layer, stage
         recorded.append(layer)
-    objects += layers.activity_recording(recorded, sample_clock, T)
+    if spec.record:
+        objects += layers.activity_recording(recorded, sample_clock, T)
     objects.append(reward.output_to_reward(previous, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES))
     objects += [
         sample_operation(input_group, STATISTICS_CODE, ORDER_STATISTICS, T, "input_statistics"),

@@ -132,7 +132,7 @@ class RunResult:
     seconds: float
     rates: dict[str, dict[str, float]]  # split -> layer -> mean spikes per neuron per step
     predictions: np.ndarray  # predicted class of each sample of the run, in run order
-    activity: dict[str, np.ndarray]  # 'spikes' and 'active': (stages, samples of the run), stages in forward order
+    activity: dict[str, np.ndarray]  # 'spikes', 'active': (stages, samples of the run) in forward order; {} unrecorded
     traces: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
     # per traced layer: (layer, sample in the run, step in the sample, neuron, v in mV, spiked 0/1)
 
@@ -162,7 +162,7 @@ class Trainer:
     def _placeholder(self):
         """Run inputs of the right shapes for the build; every run passes its own through run_args."""
         n = self.spec.n_slots
-        rows = np.arange(n) % len(self.data)
+        rows = np.arange(n) % self.spec.n_rows
         return plan_run(self.spec, rows[:1], rows[1:], self.labels, 0.0, 0)[0]
 
     def _compile(self):
@@ -220,14 +220,17 @@ class Trainer:
                 name: float(np.mean(getattr(net[name], f"spikes_{split}")[:])) / max(n_samples, 1) / self.spec.T
                 for name in [stage.name for stage in self.spec.stages]
             }
-        monitor = net["activity_monitor"]
-        activity = {
-            "spikes": np.asarray(monitor.spikes_total)[:, 1 : n_run + 1],
-            "active": np.asarray(monitor.n_active)[:, 1 : n_run + 1],
-        }
+        activity, traces = {}, []
+        if self.spec.record:
+            monitor = net["activity_monitor"]
+            activity = {
+                "spikes": np.asarray(monitor.spikes_total)[:, 1 : n_run + 1],
+                "active": np.asarray(monitor.n_active)[:, 1 : n_run + 1],
+            }
+            traces = [self._traces(net, stage.name) for stage in self.spec.stages if stage.trained]
         result = RunResult(
             activity=activity,
-            traces=[self._traces(net, stage.name) for stage in self.spec.stages if stage.trained],
+            traces=traces,
             train_accuracy=float(np.mean(correct[:n_train])) if n_train else float("nan"),
             test_accuracy=float(np.mean(correct[n_train:])) if len(test_rows) else float("nan"),
             n_train=n_train,

@@ -19,6 +19,7 @@ from brian2 import mV
 
 from models import layers
 from models.devices import DeviceError, check_device
+from models.encoding import pack_frames
 from models.layers import POOLINGS
 from models.network import NetworkSpec
 from models.neurons import neuron_parameters
@@ -43,12 +44,15 @@ class OneLineParser(argparse.ArgumentParser):
 
 @dataclass(frozen=True)
 class ProtocolDefaults:
+    """A protocol's defaults; ``options`` are its own arguments: (flags, argparse keywords) pairs."""
+
     topology: str
     epochs: int
     T: int = 20
     lr: float = 1e-3
     batch_size: int = 50
     data_dir: str | None = None
+    options: tuple = ()
 
 
 def positive(kind):
@@ -103,6 +107,8 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--run-name", default=None, help="run folder name instead of <timestamp>_<rule>_seed<k>")
     p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue a run from its last finished epoch")
     p.add_argument("--quiet", action="store_true", help="no progress output within epochs")
+    for flags, keywords in defaults.options:
+        p.add_argument(*flags, **keywords)
     return p
 
 
@@ -128,6 +134,14 @@ SETTINGS = (
 )
 
 
+def settings_of(args) -> list[str]:
+    """The settings a run folder records: the common ones and the protocol's own options."""
+    return list(SETTINGS) + sorted(set(vars(args)) - set(SETTINGS) - NOT_SETTINGS)
+
+
+NOT_SETTINGS = {"results_dir", "cache_dir", "run_name", "resume", "quiet"}
+
+
 def run_protocol(
     protocol: str, load: Callable[[argparse.Namespace], Dataset], defaults: ProtocolDefaults, argv=None
 ) -> int:
@@ -149,7 +163,7 @@ def _run(protocol, load, args, argv) -> int:
         given = sys.argv[1:] if argv is None else argv
         if any(a == "--epochs" or a.startswith("--epochs=") for a in given):
             settings["epochs"] = args.epochs
-        for key in SETTINGS:
+        for key in settings_of(args):
             setattr(args, key, settings.get(key, getattr(args, key)))
     dataset = load(args).limited(args.limit_train, args.limit_test)
     if len(dataset.train_y) == 0 or len(dataset.test_y) == 0:
@@ -160,10 +174,16 @@ def _run(protocol, load, args, argv) -> int:
     data = np.concatenate([dataset.train_x, dataset.test_x])
     labels = np.concatenate([dataset.train_y, dataset.test_y])
     n_train, n_test = len(dataset.train_y), len(dataset.test_y)
+    events = data.ndim == 3  # binary frames (samples, T, inputs), fed directly
+    if events and data.shape[1] != args.T:
+        raise DataError(f"{protocol}: the samples have {data.shape[1]} frames but --T is {args.T}")
+    n_inputs = data.shape[-1]
+    if events:
+        data = pack_frames(data)
     spec = NetworkSpec(
-        n_inputs=data.shape[1],
+        n_inputs=n_inputs,
         sizes=sizes,
-        n_rows=len(data),
+        n_rows=n_train + n_test,
         n_slots=n_train + n_test,
         T=args.T,
         neuron=neuron_parameters(args.neuron),
@@ -177,6 +197,7 @@ def _run(protocol, load, args, argv) -> int:
         input_shape=dataset.input_shape if convs else (),
         convs=convs,
         pooling=args.pooling,
+        inputs="events" if events else "rate",
     )
     stages = ", ".join(f"{s.name} {'x'.join(map(str, s.shape))}" for s in spec.stages)  # checks the geometry
     device = "cuda_standalone" if args.device == "cuda" else args.device
@@ -191,7 +212,7 @@ def _run(protocol, load, args, argv) -> int:
         folder = runs.create_run_folder(args.results_dir, protocol, args.rule, args.seed, args.run_name)
         runs.write_config(
             folder,
-            {k: getattr(args, k) for k in SETTINGS}
+            {k: getattr(args, k) for k in settings_of(args)}
             | {
                 "protocol": protocol,
                 "n_train": n_train,
