@@ -46,7 +46,7 @@ class OneLineParser(argparse.ArgumentParser):
 class ProtocolDefaults:
     """A protocol's defaults; ``options`` are its own arguments: (flags, argparse keywords) pairs."""
 
-    topology: str
+    topology: str | None  # None: the protocol chooses it in its loader (e.g. by its kernels)
     epochs: int
     T: int = 20
     lr: float = 1e-3

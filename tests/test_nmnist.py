@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from protocols.datasets import DataError
-from protocols.datasets.nmnist import EVENT_DTYPE, SENSOR, bin_events, list_split, read_events, write_events
+from protocols.datasets.nmnist import (
+    EVENT_DTYPE,
+    SENSOR,
+    bin_events,
+    list_split,
+    load_nmnist,
+    read_events,
+    write_events,
+)
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "nmnist-small"
 
@@ -63,3 +71,34 @@ def test_reads_the_real_files():
     assert e["t"].max() < 400_000, "an N-MNIST recording lasts about 300 ms"
     frames = bin_events(e, T=30)
     assert 0 < frames.mean() < 0.5
+
+
+def test_load_nmnist_frames_labels_and_downsampling(tmp_path):
+    for split, label, name, rows in [
+        ("Train", 0, "a", [(1, 2, 0, 0), (33, 5, 1, 99)]),
+        ("Train", 3, "b", [(20, 30, 1, 50), (0, 0, 0, 199)]),
+        ("Train", 5, "empty", []),
+        ("Test", 7, "c", [(4, 4, 1, 0), (6, 8, 0, 9)]),
+    ]:
+        (tmp_path / split / str(label)).mkdir(parents=True, exist_ok=True)
+        write_events(tmp_path / split / str(label) / f"{name}.bin", events(rows))
+    messages = []
+    d = load_nmnist(tmp_path, T=4, log=messages.append)
+    assert d.name == "nmnist" and d.n_classes == 10 and d.input_shape == (2, SENSOR, SENSOR)
+    assert d.train_x.shape == (2, 4, 2 * SENSOR * SENSOR) and d.train_x.dtype == np.uint8
+    assert sorted(d.train_y) == [0, 3] and list(d.test_y) == [7]
+    three = d.train_x[list(d.train_y).index(3)]
+    np.testing.assert_array_equal(three, bin_events(read_events(tmp_path / "Train" / "3" / "b.bin"), T=4))
+    assert any("empty.bin: no events" in m for m in messages)
+    small = load_nmnist(tmp_path, T=4, size=17, log=lambda _: None)
+    assert small.input_shape == (2, 17, 17) and small.train_x.shape == (2, 4, 2 * 17 * 17)
+    zero = small.train_x[list(small.train_y).index(0)]
+    assert zero[0, 1 * 17 + 0] == 1 and zero[3, 17 * 17 + 2 * 17 + 16] == 1 and zero.sum() == 2  # x 33 -> 16, y 5 -> 2
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the N-MNIST part is not beside the project")
+def test_load_the_real_part():
+    d = load_nmnist(REAL, T=30, size=17, log=lambda _: None)
+    assert d.train_x.shape == (1000, 30, 2 * 17 * 17) and d.test_x.shape == (100, 30, 2 * 17 * 17)
+    assert set(d.train_y) == set(range(10)) and set(d.limited(50, None).train_y) == set(range(10))
+    assert 0 < d.train_x.mean() < 0.5

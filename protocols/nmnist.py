@@ -1,0 +1,40 @@
+"""N-MNIST (Orchard et al., 2015): real DVS recordings of MNIST digits, events binned into T frames.
+
+python -m protocols.nmnist --data-dir DIR [--epochs 5] [--T 30] [--size 34] [...]
+
+``DIR`` holds ``Train/<label>/*.bin`` and ``Test/<label>/*.bin`` (the official
+binary event files). The two polarities are two input channels; each frame's
+spikes drive the input group directly at one time step (no rate encoder).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from protocols.cli import ProtocolDefaults, UsageError, positive, run_protocol
+from protocols.datasets.nmnist import SENSOR, load_nmnist
+
+DEFAULTS = ProtocolDefaults(
+    topology="CONV_16_5_2_2_FC_200_FC_10",
+    epochs=5,
+    T=30,
+    lr=1e-3,
+    batch_size=50,
+    options=(
+        (("--size",), {"type": positive(int), "default": SENSOR, "help": f"frame side after downsampling ({SENSOR})"}),
+    ),
+)
+
+
+def load(args):
+    if args.data_dir is None:
+        raise UsageError("--data-dir is required: a folder with Train/<label>/*.bin and Test/<label>/*.bin")
+    return load_nmnist(args.data_dir, T=args.T, size=args.size)
+
+
+def main(argv=None) -> int:
+    return run_protocol("nmnist", load, DEFAULTS, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
