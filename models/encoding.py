@@ -40,16 +40,17 @@ FRAME_THRESHOLD = (
 )
 
 
-def bernoulli_input(n_inputs: int, namespace: dict, dt, events=None) -> NeuronGroup:
+def bernoulli_input(n_inputs: int, namespace: dict, dt, events=None, model="", on_spike="") -> NeuronGroup:
     """The input group of eq. 3, named ``input``; ``namespace`` holds the TimedArrays and alpha.
 
-    ``events`` are further custom events (name -> condition) of the group.
+    ``events`` are further custom events (name -> condition) of the group; ``model`` further
+    equations and ``on_spike`` further code at each spike (e.g. an STDP trace).
     """
     return NeuronGroup(
         n_inputs,
-        Equations(INPUT_EQUATIONS),
+        Equations(INPUT_EQUATIONS) + Equations(model),
         threshold=BERNOULLI_THRESHOLD,
-        reset="cnt += 1",
+        reset="\n".join(filter(None, ("cnt += 1", on_spike))),
         events=events,
         namespace=namespace,
         dt=dt,
@@ -70,17 +71,18 @@ def pack_frames(frames: np.ndarray) -> np.ndarray:
     return bits.reshape(n * steps, n_columns, BITS) @ weights
 
 
-def frame_input(n_inputs: int, namespace: dict, dt, events=None) -> NeuronGroup:
+def frame_input(n_inputs: int, namespace: dict, dt, events=None, model="", on_spike="") -> NeuronGroup:
     """The input group of event data, named ``input``: spikes read from the packed frames ``data``.
 
     ``namespace`` holds the TimedArrays ``data`` (see :func:`pack_frames`, dt = the time step)
-    and ``order``, ``T_steps`` and ``step_dt`` (the time step as a quantity).
+    and ``order``, ``T_steps`` and ``step_dt`` (the time step as a quantity); ``events``,
+    ``model`` and ``on_spike`` as for :func:`bernoulli_input`.
     """
     group = NeuronGroup(
         n_inputs,
-        Equations(INPUT_EQUATIONS) + Equations(FRAME_EQUATIONS),
+        Equations(INPUT_EQUATIONS) + Equations(FRAME_EQUATIONS) + Equations(model),
         threshold=FRAME_THRESHOLD,
-        reset="cnt += 1",
+        reset="\n".join(filter(None, ("cnt += 1", on_spike))),
         events=events,
         namespace=namespace,
         dt=dt,

@@ -51,7 +51,8 @@ POOL_CLEAR = 9  # pooling units: add the step's activity to the sample's and cle
 ORDER_MONITOR = -100
 ORDER_OUTPUT_RATES = -99
 ORDER_SIGNAL = -98
-ORDER_FEEDBACK = -97
+ORDER_DECISION = -97  # to -94: the decision and its reward (dopamine-modulated STDP)
+ORDER_FEEDBACK = -93
 ORDER_STATISTICS = -12
 ORDER_ACTIVITY_MONITOR = -11
 ORDER_SAMPLE_END_EVENT = -9
@@ -305,12 +306,15 @@ def sample_operation(group, code: str, order: int, dt, name: str):
     return group.run_regularly(code, dt=dt, when="start", order=order, name=name)
 
 
-def spiking_layer(neuron, size: int, position: int, namespace: dict, dt, name: str, model=None, traces=False):
+def spiking_layer(
+    neuron, size: int, position: int, namespace: dict, dt, name: str, model=None, traces=False, on_spike=""
+):
     """A layer of ``neuron`` (eq. 2 or conductance-based) at ``position`` in the per-step schedule.
 
     Returns the group and its per-step operation that consumes the step's
     synaptic input and accumulates the pseudo-gradient (eq. 10). With ``traces``
-    the group has the ``traced`` flag and the events of :data:`TRACE_EVENTS`.
+    the group has the ``traced`` flag and the events of :data:`TRACE_EVENTS`; ``on_spike``
+    is further code at each spike (e.g. an STDP trace).
     """
     events = {SAMPLE_END: SAMPLE_END_CONDITION} | (TRACE_EVENTS if traces else {})
     equations = neuron.equations + (model if model is not None else Equations(""))
@@ -318,7 +322,7 @@ def spiking_layer(neuron, size: int, position: int, namespace: dict, dt, name: s
         size,
         equations + (Equations(TRACED_EQUATION) if traces else Equations("")),
         threshold=THRESHOLD,
-        reset=RESET,
+        reset="\n".join(filter(None, (RESET, on_spike))),
         refractory=neuron.tau_ref,
         method="exact" if isinstance(neuron, LIFParameters) else "exponential_euler",
         events=events,
@@ -439,23 +443,36 @@ def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, nam
     return pool, synapses, step
 
 
-def _connection(pre, post, neuron, pre_spiking: bool, namespace: dict, dt, model, name: str) -> Synapses:
+@dataclass(frozen=True)
+class Plasticity:
+    """Synaptic code of a learning rule: the gradient accumulated at a sample's end, and STDP's pairing code."""
+
+    accumulate: str = brp.ACCUMULATE_SYNAPSE
+    on_pre: str = ""  # at a presynaptic spike (STDP)
+    on_post: str = ""  # at a postsynaptic spike (STDP)
+
+
+def _connection(pre, post, neuron, pre_spiking, namespace, dt, model, name, plasticity=None) -> Synapses:
     """Synapses ``pre -> post`` with the forward pathway and the sample-end gradient pathway (eq. 8).
 
     Pathway ``pre`` adds the weights of this step's spikes (or ``w * P`` of
     pooled events) to ``I_post``; pathway ``sample_end`` visits, at a sample's
     end, only the synapses of inputs active in it and accumulates their
-    gradient ``delta_post * r_pre``.
+    gradient (``delta_post * r_pre`` for BRP); STDP rules add a ``post`` pathway.
     """
     forward = neuron.synaptic_input("w" if pre_spiking else "w * P_pre")
     event = "spike" if pre_spiking else POOLED
-    learning = model is not None
+    if model is None:
+        return Synapses(pre, post, model="w : 1", on_pre=forward, on_event=event, namespace=namespace, dt=dt, name=name)
+    plasticity = plasticity or Plasticity()
+    on_pre = {"pre": "\n".join(filter(None, (forward, plasticity.on_pre))), SAMPLE_END: plasticity.accumulate}
     return Synapses(
         pre,
         post,
-        model=model if learning else Equations("w : 1"),
-        on_pre={"pre": forward, SAMPLE_END: brp.ACCUMULATE_SYNAPSE} if learning else forward,
-        on_event={"pre": event, SAMPLE_END: SAMPLE_END} if learning else event,
+        model=model,
+        on_pre=on_pre,
+        on_post=plasticity.on_post or None,
+        on_event={"pre": event, SAMPLE_END: SAMPLE_END},
         namespace=namespace,
         dt=dt,
         name=name,
@@ -467,11 +484,14 @@ def _schedule_pathways(synapses: Synapses, pre_position: int) -> None:
     if hasattr(synapses, SAMPLE_END):
         pathway = getattr(synapses, SAMPLE_END)
         pathway.when, pathway.order = "start", ORDER_ACCUMULATE
+    if hasattr(synapses, "post"):  # STDP: after the postsynaptic layer's spikes of this step
+        synapses.post.when, synapses.post.order = "groups", STEP * (pre_position + 1) + PROPAGATE
 
 
-def dense_connection(pre, post, neuron, pre_stage: Stage, namespace: dict, dt, model=None) -> Synapses:
+def dense_connection(pre, post, neuron, pre_stage: Stage, namespace: dict, dt, model=None, plasticity=None) -> Synapses:
     """All-to-all synapses ``pre -> post`` (row-major: synapse k = i * len(post) + j)."""
-    synapses = _connection(pre, post, neuron, pre_stage.spiking, namespace, dt, model, f"{pre.name}_{post.name}")
+    name = f"{pre.name}_{post.name}"
+    synapses = _connection(pre, post, neuron, pre_stage.spiking, namespace, dt, model, name, plasticity)
     synapses.connect(i=np.repeat(np.arange(len(pre)), len(post)), j=np.tile(np.arange(len(post)), len(pre)))
     _schedule_pathways(synapses, pre_stage.position)
     return synapses

@@ -36,6 +36,7 @@ from brian2 import (
 from models import encoding, layers, reward
 from models.layers import (
     ORDER_APPLY,
+    ORDER_DECISION,
     ORDER_FEEDBACK,
     ORDER_MONITOR,
     ORDER_OUTPUT_RATES,
@@ -50,10 +51,10 @@ from models.layers import (
 )
 from models.neurons import COBAParameters, LIFParameters
 from models.reward import at_sample_end
-from models.rules import bp, brp
+from models.rules import bp, brp, stdp
 from models.topology import Conv
 
-RULES = {"brp": brp, "bp": bp}
+RULES = ("brp", "bp", *stdp.RULES)
 
 STATISTICS_CODE = "spikes_train += cnt * int(split_prev(t) == 1)\nspikes_test += cnt * int(split_prev(t) == 2)"
 
@@ -86,7 +87,8 @@ class NetworkSpec:
     precision : str
         'float64' or 'float32' for every state variable.
     rule : str
-        'brp' (reward propagation, :mod:`models.rules.brp`) or 'bp' (pseudo-BP, :mod:`models.rules.bp`).
+        'brp' (reward propagation, :mod:`models.rules.brp`), 'bp' (pseudo-BP, :mod:`models.rules.bp`),
+        'rstdp' (dopamine-modulated STDP) or 'brp-stdp' (BRP's error gating STDP, :mod:`models.rules.stdp`).
     input_shape : tuple of int
         (channels, height, width) or (channels, length) when ``convs`` are given; () for flat inputs.
     convs : tuple of Conv
@@ -121,6 +123,8 @@ class NetworkSpec:
     record: bool = True
 
     def __post_init__(self):
+        if self.rule not in RULES:
+            raise ValueError(f"unknown rule {self.rule!r}; expected one of {RULES}")
         if self.inputs not in ("rate", "events"):
             raise ValueError(f"unknown input kind {self.inputs!r}; expected 'rate' or 'events'")
         if self.convs and self.rule != "brp":
@@ -228,23 +232,42 @@ def build_network(
     namespace = dict(timed, inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, step_dt=dt, alpha=spec.alpha)
     namespace.update(neuron.namespace)
     namespace.update(brp.NAMESPACE)
+    namespace.update(stdp.NAMESPACE)
     sample_clock = Clock(dt=T, name="sample_clock")
     batch_clock = Clock(dt=batch_dt, name="batch_clock")
 
     objects = []
     stages = spec.stages
+    timing = spec.rule in stdp.RULES  # spike traces for the STDP eligibility
+    trace_model, trace_spike = (stdp.TRACE_EQUATION, stdp.TRACE_ON_SPIKE) if timing else ("", "")
     make_input = encoding.bernoulli_input if spec.inputs == "rate" else encoding.frame_input
-    input_group = make_input(spec.n_inputs, namespace, dt=dt, events={SAMPLE_END: SAMPLE_END_CONDITION})
+    input_group = make_input(
+        spec.n_inputs,
+        namespace,
+        dt=dt,
+        events={SAMPLE_END: SAMPLE_END_CONDITION},
+        model=trace_model,
+        on_spike=trace_spike,
+    )
     layers.schedule(input_group, 0)
     objects.append(input_group)
     reward_group = reward.reward_group(spec.n_classes, namespace, dt=dt)
     objects.append(reward_group)
     objects.append(sample_operation(reward_group, brp.TP_CODE[spec.signal], ORDER_SIGNAL, T, "reward_signal"))
+    if spec.rule == "rstdp":
+        objects += reward.decision(reward_group, namespace, sample_clock, ORDER_DECISION)
 
-    rule = RULES[spec.rule]
-    layer_model = rule.neuron_equations() + Equations(STATISTICS_EQUATIONS)
+    neuron_model = {"brp": brp.neuron_equations, "bp": bp.neuron_equations}.get(spec.rule)
+    layer_model = (neuron_model() if neuron_model else stdp.neuron_equations(spec.rule)) + Equations(
+        STATISTICS_EQUATIONS
+    )
+    layer_model += Equations(trace_model)
+    plasticity = (
+        layers.Plasticity(stdp.ACCUMULATE[spec.rule], stdp.ON_PRE, stdp.ON_POST) if timing else layers.Plasticity()
+    )
     last_position = stages[-1].position
-    reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
+    trace_reset = "\n" + stdp.TRACE_RESET if timing else ""
+    reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code + trace_reset
     previous, previous_stage = input_group, stages[0]
     recorded = [input_group]
     for stage in stages[1:]:
@@ -265,7 +288,15 @@ def build_network(
             continue
         role = "output" if stage.kind == "output" else "hidden"
         layer, integrate = layers.spiking_layer(
-            neuron, stage.size, stage.position, namespace, dt, name, layer_model, traces=spec.record
+            neuron,
+            stage.size,
+            stage.position,
+            namespace,
+            dt,
+            name,
+            layer_model,
+            traces=spec.record,
+            on_spike=trace_spike,
         )
         if spec.record:
             objects += layers.trace_monitors(layer, stage.position, layers.traced_neurons(stage))
@@ -280,8 +311,21 @@ def build_network(
             learned = {kernel: ("w", "w_m", "w_v"), channel: ("bias", "bias_m", "bias_v")}
         else:
             backward = spec.rule == "bp" and stage.position > 1
-            model = bp.synapse_equations(backward) if spec.rule == "bp" else brp.synapse_equations()
-            synapses = layers.dense_connection(previous, layer, neuron, previous_stage, namespace, dt, model=model)
+            # BRP-STDP replaces the hidden layers' local update; the readout keeps BRP's delta rule
+            rate_based = spec.rule in ("brp", "bp") or (spec.rule == "brp-stdp" and role == "output")
+            model = {"bp": bp.synapse_equations(backward), "rstdp": stdp.synapse_equations()}.get(
+                spec.rule, brp.synapse_equations() if rate_based else stdp.synapse_equations()
+            )
+            synapses = layers.dense_connection(
+                previous,
+                layer,
+                neuron,
+                previous_stage,
+                namespace,
+                dt,
+                model=model,
+                plasticity=layers.Plasticity() if rate_based else plasticity,
+            )
             if backward:
                 at_sample_end(synapses, "bp_pre", sample_clock, delta_order(stage.position, last_position) + 1)
             learned = {synapses: ("w", "w_m", "w_v"), layer: ("bias", "bias_m", "bias_v")}
@@ -294,13 +338,20 @@ def build_network(
                     group, brp.apply_code(spec.optimizer, parameter), ORDER_APPLY, batch_dt, f"{group.name}_apply"
                 )
             )
-        if spec.rule == "brp" or role == "output":
+        if spec.rule == "rstdp":
+            objects.append(reward.dopamine_synapses(reward_group, layer, role, sample_clock, ORDER_FEEDBACK))
+        elif spec.rule in ("brp", "brp-stdp") or role == "output":
             objects.append(
                 reward.feedback_synapses(
                     reward_group, layer, role, feedback.get(name), namespace, sample_clock, ORDER_FEEDBACK
                 )
             )
-        delta = brp.delta_code(role, spec.form) if spec.rule == "brp" else bp.delta_code(role)
+        if spec.rule == "brp" or (spec.rule == "brp-stdp" and role == "output"):
+            delta = brp.delta_code(role, spec.form)
+        elif spec.rule == "bp":
+            delta = bp.delta_code(role)
+        else:
+            delta = stdp.delta_code(spec.rule, role, spec.form)
         objects += [
             layer,
             integrate,
@@ -316,7 +367,7 @@ def build_network(
     objects.append(reward.output_to_reward(previous, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES))
     objects += [
         sample_operation(input_group, STATISTICS_CODE, ORDER_STATISTICS, T, "input_statistics"),
-        sample_operation(input_group, "cnt = 0", ORDER_RESET, T, "input_reset"),
+        sample_operation(input_group, "cnt = 0" + trace_reset, ORDER_RESET, T, "input_reset"),
         sample_operation(reward_group, "lcnt = 0", ORDER_RESET, T, "reward_reset"),
         StateMonitor(previous, "cnt", record=True, dt=T, when="start", order=ORDER_MONITOR, name="readout"),
     ]

@@ -21,13 +21,21 @@ lcnt : 1  # label spikes in the current sample: T x one-hot (eq. 4)
 y : 1  # output rate of this class in the sample (eq. 6)
 tp : 1  # reward signal TP (eqs. 4, 5, 7)
 """
+# The network's decision and the dopamine it releases (dopamine-modulated STDP, models/rules/stdp.py).
+DECISION_EQUATIONS = """
+beaten : 1  # other classes whose output spiked as often or more in the sample
+winner : 1  # 1 if this class's output had strictly the most spikes (the decision)
+correct : 1  # 1 if the decision is the label (the same in every neuron)
+decided : 1  # 1 if there is a decision
+reward : 1  # dopamine: +1 correct decision, -1 wrong, 0 none (Mozafari et al. 2019)
+"""
 
 
 def reward_group(n_classes: int, namespace: dict, dt) -> NeuronGroup:
     """Neuron ``i`` spikes at every step of a sample whose label (TimedArray ``label``) is ``i``."""
     return NeuronGroup(
         n_classes,
-        Equations(REWARD_EQUATIONS),
+        Equations(REWARD_EQUATIONS) + Equations(DECISION_EQUATIONS),
         threshold="abs(label(t) - i) < 0.5",
         reset="lcnt += 1",
         namespace=namespace,
@@ -69,6 +77,47 @@ def feedback_synapses(reward, layer, role: str, b_matrix, namespace, clock, orde
         synapses.connect(i=np.repeat(np.arange(n_classes), size), j=np.tile(np.arange(size), n_classes))
         synapses.b_fb = b_matrix.ravel()
     at_sample_end(synapses, "fb_post", clock, order)
+    return synapses
+
+
+def decision(reward, namespace, clock, first_order: int) -> list:
+    """The decision and its reward at a sample's end, in orders ``first_order`` ... ``first_order + 3``."""
+    rivals = Synapses(reward, reward, "beaten_post = int(y_pre >= y_post) : 1 (summed)", name="decision_rivals")
+    rivals.connect(condition="i != j")
+    at_sample_end(rivals, "beaten_post", clock, first_order)
+    outcome = Synapses(
+        reward,
+        reward,
+        "correct_post = winner_pre * int(lcnt_pre > 0) : 1 (summed)\ndecided_post = winner_pre : 1 (summed)",
+        name="decision_outcome",
+    )
+    outcome.connect()
+    for variable in ("correct_post", "decided_post"):
+        at_sample_end(outcome, variable, clock, first_order + 2)
+    dt = clock.dt
+    return [
+        rivals,
+        reward.run_regularly(
+            "winner = int(beaten == 0 and y > 0)", dt=dt, when="start", order=first_order + 1, name="decision_winner"
+        ),
+        outcome,
+        reward.run_regularly(
+            "reward = decided * (2 * correct - 1)", dt=dt, when="start", order=first_order + 3, name="decision_reward"
+        ),
+    ]
+
+
+def dopamine_synapses(reward, layer, role: str, clock, order) -> Synapses:
+    """The reward to every neuron of a hidden layer; to an output neuron only when it is the winner."""
+    if role == "output":
+        synapses = Synapses(
+            reward, layer, "da_post = reward_pre * winner_pre : 1 (summed)", name=f"dopamine_{layer.name}"
+        )
+        synapses.connect(j="i")
+    else:
+        synapses = Synapses(reward, layer, "da_post = reward_pre : 1 (summed)", name=f"dopamine_{layer.name}")
+        synapses.connect(i=0, j=np.arange(len(layer)))
+    at_sample_end(synapses, "da_post", clock, order)
     return synapses
 
 

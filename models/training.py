@@ -19,7 +19,7 @@ from brian2 import mV, second
 
 from models import devices, layers, reward
 from models.network import NetworkSpec, RunInputs, build_network
-from models.rules import brp
+from models.rules import brp, stdp
 
 SPLIT_NONE, SPLIT_TRAIN, SPLIT_TEST = 0, 1, 2
 REPORT_PERIOD = 10 * second  # progress lines within a run
@@ -46,7 +46,9 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
             fan_in, n_weights, n_biases = previous.size, previous.size * stage.size, stage.size
             weight_key, bias_key = f"{previous.name}_{stage.name}.w", f"{stage.name}.bias"
         bound = 1.0 / np.sqrt(fan_in)
-        state[weight_key] = rng.uniform(-bound, bound, size=n_weights)
+        # STDP rules learn only where the postsynaptic neuron spikes: start with excitatory drive
+        low, high = (-bound, 1.3 * bound) if spec.rule in stdp.RULES else (-bound, bound)
+        state[weight_key] = rng.uniform(low, high, size=n_weights)
         state[bias_key] = rng.uniform(-bound, bound, size=n_biases)
         for array in (weight_key, bias_key):
             state[f"{array}_m"] = np.zeros_like(state[array])
@@ -187,7 +189,9 @@ class Trainer:
         net = self.net
         args = {}
         timed_arrays = net["input"].namespace  # the namespace shared by all groups holds the TimedArrays
-        for name in ("order", "label", "split_prev", "step_size", "adam_eps", "adam_on", "grad_scale", "trace_on"):
+        schedules = ("step_size", "grad_scale") + (("adam_eps", "adam_on") if self.spec.optimizer == "adam" else ())
+        traces = ("trace_on",) if self.spec.record else ()
+        for name in ("order", "label", "split_prev", *traces, *schedules):  # only those the program reads
             args[timed_arrays[name]] = np.ascontiguousarray(getattr(inputs, name), dtype=float)
         for key, value in state.items():
             if key != "optimizer_steps":

@@ -21,7 +21,7 @@ from models import layers
 from models.devices import DeviceError, check_device
 from models.encoding import pack_frames
 from models.layers import POOLINGS
-from models.network import NetworkSpec
+from models.network import RULES, NetworkSpec
 from models.neurons import neuron_parameters
 from models.rules import brp
 from models.topology import TopologyError, split_topology
@@ -29,7 +29,6 @@ from models.training import Trainer, feedback_matrices, initial_state
 from protocols import runs
 from protocols.datasets import DataError, Dataset
 
-RULES = ("brp", "bp")  # reward propagation; pseudo-BP baseline
 DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
@@ -79,7 +78,12 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
         "each followed by pooling; CONV1D_... for sequences)",
     )
     p.add_argument("--pooling", choices=POOLINGS, default="avg", help="pooling of spikes after each convolution")
-    p.add_argument("--rule", choices=RULES, default="brp")
+    p.add_argument(
+        "--rule",
+        choices=RULES,
+        default="brp",
+        help="brp (reward propagation), bp (pseudo-BP), rstdp (dopamine-modulated STDP), brp-stdp (BRP error x STDP)",
+    )
     p.add_argument(
         "--signal", choices=brp.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)"
     )

@@ -1,0 +1,85 @@
+"""Spike-timing-dependent rules with a third factor: dopamine-modulated STDP and BRP-STDP.
+
+Both share the STDP eligibility of Izhikevich (2007, "Solving the distal reward
+problem through linkage of STDP and dopamine signaling"): every neuron keeps a
+spike trace ``xtrace`` (``+1`` per spike, decaying with ``tau_trace``; reset at each
+sample's start), and every synapse j -> i an eligibility ``c_ij`` that integrates
+the STDP window over the sample:
+
+    at a presynaptic spike:   c_ij -= A_minus * xtrace_i   (post before pre: depression)
+    at a postsynaptic spike:  c_ij += A_plus  * xtrace_j   (pre before post, or in the same step: potentiation)
+
+At the sample's end the third factor turns ``c / T`` into the synapse's gradient
+(minibatches and optimizers as in :mod:`models.rules.brp`), and ``c`` is cleared.
+
+* ``rstdp`` (dopamine-modulated STDP, reward-modulated STDP): the third factor is a
+  dopamine signal released by the reward group from the network's decision, in the
+  manner of Mozafari et al. (2019, Pattern Recognition 94): the decision is the output
+  neuron with the most spikes (a strict maximum; no decision when tied or silent).
+  Reward ``r = +1`` when it is the label, punishment ``r = -1`` when it is not, 0 without
+  a decision. Hidden layers receive the global ``r`` (Izhikevich's dopamine);
+  output neurons only when they are the winner (Mozafari's rule: the decision maker is
+  rewarded or punished). ``dw = lr * da * c / T`` (gradient ``-da * c / T``).
+* ``brp-stdp`` (the paper's remark that BRP's local update of the hidden layers "might
+  also be replaced with STDP"): in every hidden layer the third factor is the BRP local
+  error of each neuron, the same as in :mod:`models.rules.brp` without the
+  pseudo-gradient (``B TP`` in the authors' code form, ``h - B TP`` in the paper form):
+  ``dw = -lr * e_i * c_ij / T``. The readout keeps BRP's local delta rule (it has no
+  spikes to pair while it is silent, and its target is local anyway).
+"""
+
+from __future__ import annotations
+
+from brian2 import Equations, ms
+
+from models.rules import brp
+
+RULES = ("rstdp", "brp-stdp")
+TAU_TRACE = 5 * ms
+A_PLUS = 1.0
+A_MINUS = 1.0
+
+TRACE_EQUATION = "dxtrace/dt = -xtrace / tau_trace : 1  # spike trace for STDP (Izhikevich 2007)"
+TRACE_ON_SPIKE = "xtrace += 1"
+TRACE_RESET = "xtrace = 0"
+
+ELIGIBILITY = "c : 1  # STDP eligibility of the synapse, integrated over the sample"
+ON_PRE = "c -= A_minus * xtrace_post"
+ON_POST = "c += A_plus * xtrace_pre"
+
+NEURON_VARIABLES = {
+    "rstdp": "da : 1  # dopamine: the reward (hidden layers) or the reward of the winner (output)",
+    "brp-stdp": "err : 1  # BRP local error of the sample (eqs. 8, 9) without the pseudo-gradient",
+}
+ACCUMULATE = {
+    "rstdp": "w_grad -= da_post * c * inv_T\nc = 0",
+    "brp-stdp": "w_grad += err_post * c * inv_T\nc = 0",
+}
+ERROR_CODE = {
+    "paper": "err = learning * (cnt * inv_T - fb)",
+    "code": "err = learning * fb",
+}
+
+
+def neuron_equations(rule: str) -> Equations:
+    """Variables of a trained layer: BRP's (bias, feedback, Adam state), the third factor."""
+    return brp.neuron_equations() + Equations(NEURON_VARIABLES[rule])
+
+
+def synapse_equations() -> Equations:
+    return brp.synapse_equations() + Equations(ELIGIBILITY)
+
+
+def delta_code(rule: str, role: str, form: str) -> str:
+    """Sample-end code of an STDP-trained layer: its third factor and its bias gradient.
+
+    ``role`` ('hidden' or 'output') matters for ``rstdp`` only through the dopamine it receives.
+    """
+    if rule == "rstdp":
+        # the bias follows the same dopamine-gated rule, with the neuron's own rate as eligibility
+        return "learning = int(split_prev(t) == 1)\nda *= learning\nbias_grad -= da * cnt * inv_T"
+    code = ERROR_CODE[form]
+    return f"learning = int(split_prev(t) == 1)\n{code}\nbias_grad += err * cnt * inv_T"
+
+
+NAMESPACE = {"tau_trace": TAU_TRACE, "A_plus": A_PLUS, "A_minus": A_MINUS}
