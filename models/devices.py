@@ -28,6 +28,7 @@ from brian2 import device, prefs, set_device
 STANDALONE_DEVICES = ("cpp_standalone", "cuda_standalone")
 DEVICES = ("runtime", *STANDALONE_DEVICES)
 DEFAULT_CACHE = Path(os.environ.get("BRP_SNN_CACHE", Path.home() / ".cache" / "brp_snn"))
+MODELS_DIR = Path(__file__).resolve().parent
 
 
 PRECISIONS = {"float64": np.float64, "float32": np.float32}
@@ -110,13 +111,24 @@ def configure_cuda(cache_root: Path) -> None:
     prefs.codegen.cpp.extra_compile_args_gcc = [a for a in gcc_args if not a.startswith("-std=")] + ["-std=c++17"]
 
 
+def code_version() -> str:
+    """A digest of the model code and the Brian2 version: a compiled program is reused only by the same code."""
+    digest = hashlib.sha256(brian2.__version__.encode())
+    for path in sorted(MODELS_DIR.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 class StandaloneBuild:
-    """One compiled ``cpp_standalone`` program in the build cache, rerun with ``run_args``."""
+    """One compiled ``cpp_standalone`` program in the build cache, rerun with ``run_args``.
+
+    The cache is keyed by the network's structure (``key``) and :func:`code_version`.
+    """
 
     def __init__(self, key: str, device_name: str = "cpp_standalone", cache_dir=None):
         if device_name not in STANDALONE_DEVICES:
             raise ValueError(f"{device_name!r} is not a standalone device; expected one of {STANDALONE_DEVICES}")
-        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        digest = hashlib.sha256(f"{key}|{code_version()}".encode()).hexdigest()[:16]
         root = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
         root.mkdir(parents=True, exist_ok=True)
         for k in range(64):

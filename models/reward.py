@@ -27,8 +27,10 @@ beaten : 1  # other classes whose output spiked as often or more in the sample
 winner : 1  # 1 if this class's output had strictly the most spikes (the decision)
 correct : 1  # 1 if the decision is the label (the same in every neuron)
 decided : 1  # 1 if there is a decision
-reward : 1  # dopamine: +1 correct decision, -1 wrong, 0 none (Mozafari et al. 2019)
+hit_rate : 1  # running fraction of correct decisions over recent training samples
+reward : 1  # dopamine: 1 - hit_rate for a correct decision, -hit_rate for a wrong one, 0 none
 """
+HIT_RATE_WINDOW = 100  # training samples over which the hit rate is averaged
 
 
 def reward_group(n_classes: int, namespace: dict, dt) -> NeuronGroup:
@@ -80,6 +82,14 @@ def feedback_synapses(reward, layer, role: str, b_matrix, namespace, clock, orde
     return synapses
 
 
+# Mozafari et al. (2019) scale reward by the misses and punishment by the hits, so that the expected
+# dopamine is zero whatever the accuracy (otherwise early punishments silence the network).
+REWARD_CODE = f"""
+reward = decided * (correct * (1 - hit_rate) - (1 - correct) * hit_rate)
+hit_rate += int(split_prev(t) == 1) * decided * (correct - hit_rate) / {HIT_RATE_WINDOW}
+"""
+
+
 def decision(reward, namespace, clock, first_order: int) -> list:
     """The decision and its reward at a sample's end, in orders ``first_order`` ... ``first_order + 3``."""
     rivals = Synapses(reward, reward, "beaten_post = int(y_pre >= y_post) : 1 (summed)", name="decision_rivals")
@@ -101,9 +111,7 @@ def decision(reward, namespace, clock, first_order: int) -> list:
             "winner = int(beaten == 0 and y > 0)", dt=dt, when="start", order=first_order + 1, name="decision_winner"
         ),
         outcome,
-        reward.run_regularly(
-            "reward = decided * (2 * correct - 1)", dt=dt, when="start", order=first_order + 3, name="decision_reward"
-        ),
+        reward.run_regularly(REWARD_CODE, dt=dt, when="start", order=first_order + 3, name="decision_reward"),
     ]
 
 

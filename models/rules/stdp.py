@@ -16,8 +16,10 @@ At the sample's end the third factor turns ``c / T`` into the synapse's gradient
   dopamine signal released by the reward group from the network's decision, in the
   manner of Mozafari et al. (2019, Pattern Recognition 94): the decision is the output
   neuron with the most spikes (a strict maximum; no decision when tied or silent).
-  Reward ``r = +1`` when it is the label, punishment ``r = -1`` when it is not, 0 without
-  a decision. Hidden layers receive the global ``r`` (Izhikevich's dopamine);
+  Reward ``r = 1 - h`` when it is the label, punishment ``r = -h`` when it is not, 0
+  without a decision, where ``h`` is the running hit rate (Mozafari's scaling of reward
+  by misses and punishment by hits, which keeps the expected dopamine at zero).
+  Hidden layers receive the global ``r`` (Izhikevich's dopamine);
   output neurons only when they are the winner (Mozafari's rule: the decision maker is
   rewarded or punished). ``dw = lr * da * c / T`` (gradient ``-da * c / T``).
 * ``brp-stdp`` (the paper's remark that BRP's local update of the hidden layers "might
