@@ -1,0 +1,113 @@
+"""STDP-based rules (dopamine-modulated STDP, BRP-STDP): one minibatch in Brian2 against a numpy reference."""
+
+import numpy as np
+import pytest
+from brian2 import SpikeMonitor, ms
+from brian2 import seed as brian_seed
+
+from models.network import NetworkSpec, build_network
+from models.reward import HIT_RATE_WINDOW
+from models.rules import stdp
+from models.training import feedback_matrices, initial_state, plan_run
+
+T = 6
+N_IN, SIZES = 5, (4, 3)
+DECAY = float(np.exp(-1 * ms / stdp.TAU_TRACE))
+
+
+def forward(raster, W, b):
+    """Authors' recurrence per step; spikes (T, n) per layer and pseudo-gradient sums."""
+    spikes = [raster]
+    gates = []
+    s_in = raster
+    for k in range(2):
+        mem, spk = np.zeros(SIZES[k]), np.zeros(SIZES[k])
+        out, gate = np.zeros((T, SIZES[k])), np.zeros(SIZES[k])
+        for t in range(T):
+            mem = mem * 0.2 * (1 - spk) + s_in[t] @ W[k] + b[k]
+            gate += np.abs(mem - 0.5) < 0.5
+            spk = (mem > 0.5).astype(float)
+            out[t] = spk
+        spikes.append(out)
+        gates.append(gate)
+        s_in = out
+    return spikes, gates
+
+
+def eligibility(pre, post):
+    """c_ij over a sample: depression at pre spikes by the post trace of the step before, potentiation at
+    post spikes by the pre trace of this step (traces +1 per spike, decay exp(-dt / tau) per step)."""
+    c = np.zeros((pre.shape[1], post.shape[1]))
+    x_pre, x_post = np.zeros(pre.shape[1]), np.zeros(post.shape[1])
+    for t in range(T):
+        x_pre = x_pre * DECAY + pre[t]
+        c -= stdp.A_MINUS * np.outer(pre[t], x_post)  # post trace of the previous step
+        x_post = x_post * DECAY + post[t]
+        c += stdp.A_PLUS * np.outer(x_pre, post[t])
+    return c
+
+
+def reference_update(rasters, labels, state, feedback, rule, lr):
+    W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
+    b = [state["hidden1.bias"], state["output.bias"]]
+    grads = [np.zeros_like(W[0]), np.zeros_like(W[1]), np.zeros_like(b[0]), np.zeros_like(b[1])]
+    hit_rate = 0.0
+    for raster, label in zip(rasters, labels):
+        spikes, gates = forward(raster, W, b)
+        counts = [s.sum(axis=0) for s in spikes]
+        c = [eligibility(spikes[0], spikes[1]), eligibility(spikes[1], spikes[2])]
+        y = counts[2] / T
+        onehot = np.eye(SIZES[1])[label]
+        if rule == "brp-stdp":
+            err = onehot @ feedback["hidden1"]  # B TP, label signal, code form
+            grads[0] += err * c[0] / T
+            grads[2] += err * counts[1] / T
+            delta_out = (y - onehot) * gates[1] / T  # the readout keeps BRP's delta rule
+            grads[1] += np.outer(counts[1] / T, delta_out)
+            grads[3] += delta_out
+        else:
+            beaten = np.array([np.sum(np.delete(y, k) >= y[k]) for k in range(SIZES[1])])
+            winner = ((beaten == 0) & (y > 0)).astype(float)
+            decided, correct = winner.sum(), winner[label]
+            reward = decided * (correct * (1 - hit_rate) - (1 - correct) * hit_rate)
+            hit_rate += decided * (correct - hit_rate) / HIT_RATE_WINDOW
+            da = [np.full(SIZES[0], reward), reward * winner]
+            for k in range(2):
+                grads[k] -= da[k] * c[k] / T
+                grads[k + 2] -= da[k] * counts[k + 1] / T
+    keys = ["input_hidden1.w", "hidden1_output.w", "hidden1.bias", "output.bias"]
+    params = [W[0], W[1], b[0], b[1]]
+    return {key: (p - lr * g / len(labels)).ravel() for key, p, g in zip(keys, params, grads)}
+
+
+@pytest.mark.parametrize("rule, seed", [("brp-stdp", 7), ("rstdp", 2), ("rstdp", 3), ("rstdp", 4)])
+def test_minibatch_update_matches_numpy_reference(rule, seed):
+    rng = np.random.default_rng(seed)
+    brian_seed(seed)  # the encoder's random numbers: the decision (and so the dopamine) depends on them
+    data = rng.uniform(0.3, 1.0, (3, N_IN))
+    labels = np.array([1, 2, 0])
+    spec = NetworkSpec(n_inputs=N_IN, sizes=SIZES, n_rows=3, n_slots=3, T=T, optimizer="sgd", batch_size=2, rule=rule)
+    feedback = feedback_matrices(spec, rng)
+    state = initial_state(spec, rng)
+    state["input_hidden1.w"] = rng.uniform(-0.2, 0.8, N_IN * SIZES[0])
+    state["hidden1_output.w"] = rng.uniform(-0.3, 0.6, SIZES[0] * SIZES[1])  # outputs that differ: decisions
+    lr = 0.05
+    inputs, _ = plan_run(spec, np.arange(2), np.array([2]), labels, lr, 0)
+    net = build_network(spec, data, inputs, state, feedback)
+    spikes = SpikeMonitor(net["input"], name="input_spikes")
+    net.add(spikes)
+    net.run(spec.duration)
+    rasters = []
+    for k in range(2):
+        raster = np.zeros((T, N_IN))
+        sel = (spikes.t >= k * T * ms) & (spikes.t < (k + 1) * T * ms)
+        raster[np.round(spikes.t[sel] / ms).astype(int) - k * T, spikes.i[sel]] = 1
+        rasters.append(raster)
+    expected = reference_update(rasters, labels[:2], state, feedback, rule, lr)
+    changed = 0
+    for key, value in expected.items():
+        group, variable = key.split(".")
+        got = np.asarray(getattr(net[group], variable)[:])
+        np.testing.assert_allclose(got, value, rtol=0, atol=1e-9, err_msg=f"{rule}: {key} after one minibatch")
+        changed += np.max(np.abs(got - state[key])) > 1e-6
+    assert changed >= 2, "the minibatch should change the weights"
