@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import ctypes
 import hashlib
+import importlib
 import itertools
 import json
 import os
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from protocols import cli, runs
 
-DATASETS = ("digits", "mnist", "cifar10")
+DATASETS = ("digits", "mnist", "cifar10", "tidigits", "nmnist", "dvsgesture")
 TABLE = "sweep.csv"
 
 
@@ -156,7 +157,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(own)
     try:
         points = parse_grid(args.grid)
-        protocol_options = {a.dest for a in cli.build_parser(args.dataset, cli.ProtocolDefaults("FC_10", 1))._actions}
+        defaults = importlib.import_module(f"protocols.{args.dataset}").DEFAULTS
+        protocol_options = {a.dest for a in cli.build_parser(args.dataset, defaults)._actions}
         for key in points[0]:
             dest = key.replace("-", "_")
             if dest not in protocol_options or dest in ("resume", "results_dir", "run_name", "epochs", "help"):
