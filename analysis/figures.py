@@ -12,12 +12,14 @@ from contextlib import contextmanager
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from analysis import statistics
 
 SIGNAL_NAMES = {"label": "TP_BRP (label)", "error": "TP_err (error)", "sign": "TP_sign (sign)"}
 PANEL_SIZE = (6.4, 4.4)
+MAX_TRACED_PER_LAYER = 10  # neurons drawn per layer in Fig. 7: one colour each of a qualitative palette
 LEGEND_OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.02, 1), "borderaxespad": 0}
 
 
@@ -105,10 +107,14 @@ def membrane_traces_figure(
 ) -> Figure | None:
     """Fig. 7: membrane potential of the traced neurons in one sample, at the earliest and the latest traced epoch.
 
-    ``run`` defaults to the first run of ``traces``; each panel shows the first traced sample of its epoch (training
-    split first); the potential after step k (traces.csv's ``v_mV``) is drawn at (k + 1) ms. ``threshold_mV``
-    defaults to the run's recorded threshold (config.json's ``v_th_mV``; none drawn for runs without it);
-    spikes are marked on the threshold line. Returns None without traces.
+    A grid of panels: one row per traced layer, in the order of traces.csv (forward order), one column per shown epoch
+    (earliest, latest), sharing the time axis. ``run`` defaults to the first run of ``traces``; each column shows the
+    first traced sample of its epoch (training split first); the potential after step k (traces.csv's ``v_mV``) is
+    drawn at (k + 1) ms. Each panel has one line per neuron, in colours distinct within the row (the first
+    :data:`MAX_TRACED_PER_LAYER` neurons of a layer), each spike a marker of the neuron's colour on its own trace
+    (the recorded ``v_mV`` at the spike's step), and the threshold as a dashed line; each row has a legend of its
+    neurons' indices outside the right edge. ``threshold_mV`` defaults to the run's recorded threshold (config.json's
+    ``v_th_mV``; none drawn for runs without it). Returns None without traces.
     """
     if traces.empty:
         return None
@@ -118,46 +124,62 @@ def membrane_traces_figure(
     if threshold_mV is None:
         recorded = data["v_th_mV"].iloc[0] if "v_th_mV" in data else None
         threshold_mV = None if recorded is None or pd.isna(recorded) else float(recorded)
+    layers = list(dict.fromkeys(data["layer"]))
+    neurons = {layer: list(dict.fromkeys(data.loc[data["layer"] == layer, "neuron"])) for layer in layers}
+    traced = {layer: len(indices) for layer, indices in neurons.items()}
+    neurons = {layer: indices[:MAX_TRACED_PER_LAYER] for layer, indices in neurons.items()}
     epochs = sorted(data["epoch"].unique())
     shown = list(dict.fromkeys([epochs[0], epochs[-1]]))
-    data = data.sort_values(["layer", "neuron", "step"])
-    data = data.assign(
-        **{"time (ms)": data["step"] + 1, "traced neuron": data["layer"] + " #" + data["neuron"].astype(str)}
-    )
-    names = list(data["traced neuron"].unique())
+    stages = ["early", "late"] if len(shown) == 2 else ["only traced"]
+    data = data.assign(**{"time (ms)": data["step"] + 1}).sort_values(["epoch", "step"], kind="stable")
     with _seaborn_style():
-        palette = dict(zip(names, sns.color_palette(n_colors=len(names))))
-        figure, axes = _new_figure(len(shown), sharey=True, legend_width=2.4)
-        for ax, epoch, stage in zip(axes, shown, ["early", "late"] if len(shown) == 2 else ["only traced"]):
+        colours = sns.color_palette("tab10", MAX_TRACED_PER_LAYER)
+        figure = Figure(
+            figsize=(PANEL_SIZE[0] * len(shown) + 1.8, PANEL_SIZE[1] * 0.8 * len(layers) + 0.6), layout="constrained"
+        )
+        axes = figure.subplots(len(layers), len(shown), squeeze=False, sharex=True, sharey="row")
+        for column, (epoch, stage) in enumerate(zip(shown, stages)):
             at_epoch = data[data["epoch"] == epoch]
             split = "train" if (at_epoch["split"] == "train").any() else at_epoch["split"].iloc[0]
             sample = at_epoch.loc[at_epoch["split"] == split, "sample"].min()
             rows = at_epoch[(at_epoch["split"] == split) & (at_epoch["sample"] == sample)]
-            sns.lineplot(
-                data=rows, x="time (ms)", y="v_mV", hue="traced neuron", palette=palette, estimator=None, ax=ax
-            )
-            spikes = rows[rows["spike"] > 0]
-            ax.scatter(
-                spikes["time (ms)"],
-                [threshold_mV if threshold_mV is not None else rows["v_mV"].max()] * len(spikes),
-                c=[palette[name] for name in spikes["traced neuron"]],
-                marker="|",
-                s=300,
-                linewidths=2,
-                label="spike",
-                zorder=3,
-            )
+            for row, layer in enumerate(layers):
+                ax = axes[row, column]
+                for neuron, colour in zip(neurons[layer], colours):
+                    trace = rows[(rows["layer"] == layer) & (rows["neuron"] == neuron)]
+                    ax.plot(trace["time (ms)"], trace["v_mV"], color=colour, linewidth=1.4, label=f"#{neuron}")
+                    spikes = trace[trace["spike"] > 0]
+                    ax.scatter(
+                        spikes["time (ms)"],
+                        spikes["v_mV"],
+                        color=colour,
+                        marker="o",
+                        s=36,
+                        edgecolors="white",
+                        linewidths=0.8,
+                        zorder=3,
+                    )
+                if threshold_mV is not None:
+                    ax.axhline(threshold_mV, color="0.3", linestyle="--", linewidth=1.2)
+                ax.set_title(f"{layer}, epoch {epoch} ({stage}): {split} sample {sample}", fontsize="medium")
+                if column == 0:
+                    ax.set_ylabel("membrane potential v (mV)")
+                if row == len(layers) - 1:
+                    ax.set_xlabel("time in the sample (ms)")
+                    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for row, layer in enumerate(layers):
+            ax = axes[row, -1]
+            handles = [Line2D([], [], color=colour, linewidth=1.4) for colour in colours[: len(neurons[layer])]]
+            labels = [f"#{neuron}" for neuron in neurons[layer]]
+            handles.append(Line2D([], [], color="0.3", marker="o", linestyle="none", markeredgecolor="white"))
+            labels.append("spike")
             if threshold_mV is not None:
-                ax.axhline(threshold_mV, color="0.3", linestyle="--", label=f"threshold {threshold_mV:g} mV")
-            ax.set(
-                xlabel="time in the sample (ms)",
-                ylabel="membrane potential v (mV)",
-                title=f"epoch {epoch} ({stage}): {split} sample {sample}",
-            )
-            if ax is axes[-1]:
-                ax.legend(**LEGEND_OUTSIDE)
-            else:
-                ax.get_legend().remove()
+                handles.append(Line2D([], [], color="0.3", linestyle="--", linewidth=1.2))
+                labels.append(f"threshold {threshold_mV:g} mV")
+            title = f"{layer} neuron"
+            if traced[layer] > len(neurons[layer]):
+                title += f"\n(first {len(neurons[layer])} of {traced[layer]})"
+            ax.legend(handles, labels, title=title, fontsize="small", **LEGEND_OUTSIDE)
         figure.suptitle(f"Fig. 7: membrane potentials and spikes, run {data['run'].iloc[0]}")
     return figure
 

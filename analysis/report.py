@@ -90,7 +90,9 @@ def _check_distinct_names(folders: list[Path]) -> None:
 
 def _runs_section(metrics, with_firing, with_traces) -> list[str]:
     varying = statistics.varying_settings(metrics)
-    per_run = metrics.groupby("run", sort=False).agg(epochs=("epoch", "max")).reset_index()
+    # The last epoch in metrics.csv; named apart from the setting ``epochs`` (config.json) when that is shown too.
+    last_epoch = "last epoch" if "epochs" in varying else "epochs"
+    per_run = metrics.groupby("run", sort=False).agg(**{last_epoch: ("epoch", "max")}).reset_index()
     per_run = per_run.merge(metrics.drop_duplicates("run")[["run", *varying]], on="run")
     recorded = {folder.name: [*FIRING_TABLES] for folder in with_firing}
     for folder in with_traces:

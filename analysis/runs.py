@@ -8,7 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 CONFIG_COLUMNS = ("protocol", "rule", "signal", "form", "topology", "T", "lr", "batch_size", "optimizer", "seed")
-SETTING_COLUMNS = (*CONFIG_COLUMNS, "alpha", "neuron_model")
+# Settings that tell runs apart in the report's tables and figures: runs that differ in any of them (other than the
+# seed) are never averaged together. The length of training (config.json's epochs) and the number of samples
+# (limit_train, limit_test: None for the whole split) are among them; a key missing from a config.json reads as None.
+SETTING_COLUMNS = (*CONFIG_COLUMNS, "alpha", "neuron_model", "epochs", "limit_train", "limit_test")
 # Setting columns named apart from their config.json key (traces.csv has a column ``neuron``: the neuron's index).
 SETTING_KEYS = {"neuron_model": "neuron"}
 # Columns each table must have; all numeric except TEXT_COLUMNS.

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 from test_statistics import ANN_MACS, SILENT_HIDDEN, write_run
 
 from analysis import figures, report, runs
@@ -181,12 +183,79 @@ def test_firing_rate_figure(sweep):
     assert [tick.get_text() for tick in figure.axes[0].get_xticklabels()] == ["input", "hidden1", "output"]
 
 
-def test_membrane_traces_and_isi_figures(sweep):
+def test_report_tells_apart_runs_of_other_lengths_and_sample_limits(tmp_path):
+    folders = [
+        write_run(tmp_path / f"long_s{seed}", seed=seed, test_accuracy=accuracy, epochs=3, limit_train=20000)
+        for seed, accuracy in enumerate((0.90, 0.94))
+    ]
+    folders.append(write_run(tmp_path / "short", test_accuracy=0.70, epochs=1, limit_train=10000))
+    folders.append(write_run(tmp_path / "fewer", test_accuracy=0.60, epochs=3, limit_train=2000))
+    markdown = report.write_report(folders, tmp_path / "out").read_text()
+    rows = table_rows(markdown, "Final test accuracy")
+    assert rows[0] == "| epochs | limit_train | test accuracy (%) | runs |"
+    assert rows[1:] == [
+        f"| 3 | 20000 | {92:.1f} ± {stats.stdev([90, 94]):.1f} | 2 |",
+        "| 1 | 10000 | 70.0 | 1 |",
+        "| 3 | 2000 | 60.0 | 1 |",
+    ]
+    runs_rows = table_rows(markdown, "Runs")
+    assert runs_rows[0] == "| run | last epoch | epochs | limit_train | recorded tables |"
+    assert runs_rows[3].startswith("| short | 2 | 1 | 10000 |")
+    assert len(table_rows(markdown, "Firing per layer")) == 1 + 3 * 3
+    equal = report.write_report(folders[:2], tmp_path / "equal").read_text()
+    assert "epochs=3, limit_train=20000" in equal
+    assert table_rows(equal, "Final test accuracy")[0] == "| test accuracy (%) | runs |"
+    assert table_rows(equal, "Runs")[0] == "| run | epochs | recorded tables |"
+
+
+def test_membrane_traces_figure_has_a_row_per_layer_and_a_column_per_epoch(sweep):
     traces = runs.load_traces(sweep[:1])
     figure = figures.membrane_traces_figure(traces)
-    assert [ax.get_title().split(":")[0] for ax in figure.axes] == ["epoch 1 (early)", "epoch 2 (late)"]
-    assert all(ax.get_ylabel() == "membrane potential v (mV)" for ax in figure.axes)
-    assert figure.axes[0].lines[-1].get_ydata()[0] == 0.5
+    grid = figure.axes[0].get_subplotspec().get_gridspec()
+    assert (grid.nrows, grid.ncols) == (2, 2)
+    assert [ax.get_title().split(":")[0] for ax in figure.axes] == [
+        "hidden1, epoch 1 (early)",
+        "hidden1, epoch 2 (late)",
+        "output, epoch 1 (early)",
+        "output, epoch 2 (late)",
+    ]
+    assert [ax.get_ylabel() for ax in figure.axes] == ["membrane potential v (mV)", "", "membrane potential v (mV)", ""]
+    assert [ax.get_xlabel() for ax in figure.axes[2:]] == ["time in the sample (ms)"] * 2
+    assert figure.axes[0].get_shared_x_axes().joined(figure.axes[0], figure.axes[3])
+    assert figure.axes[0].lines[-1].get_ydata()[0] == 0.5 and figure.axes[0].lines[-1].get_linestyle() == "--"
+    # Spikes sit on the neuron's own trace (v_mV = 0 at the synthetic spike steps 4 and 9, drawn at 5 and 10 ms).
+    (line, _), (markers,) = figure.axes[0].lines, figure.axes[0].collections
+    assert markers.get_offsets().tolist() == [[5, 0.0], [10, 0.0]]
+    assert to_hex(markers.get_facecolor()[0]) == to_hex(line.get_color())
+    legends = [ax.get_legend() for ax in figure.axes]
+    assert legends[0] is None and legends[2] is None
+    assert [text.get_text() for text in legends[1].get_texts()] == ["#0", "spike", "threshold 0.5 mV"]
+    assert [text.get_text() for text in legends[3].get_texts()] == ["#1", "spike", "threshold 0.5 mV"]
+
+
+def test_membrane_traces_figure_keeps_the_layer_order_and_colours_neurons_apart(sweep):
+    traces = runs.load_traces(sweep[:1])
+    output = traces[traces["layer"] == "output"]
+    many = [output.assign(neuron=neuron, v_mV=output["v_mV"] + neuron) for neuron in range(12)]
+    hidden = traces[traces["layer"] == "hidden1"].assign(layer="z_hidden")
+    traces = pd.concat([hidden, *many], ignore_index=True)
+    figure = figures.membrane_traces_figure(traces)
+    assert [ax.get_title().split(",")[0] for ax in figure.axes] == ["z_hidden"] * 2 + ["output"] * 2
+    output_panel = figure.axes[2]
+    colours = [to_hex(line.get_color()) for line in output_panel.lines[:-1]]
+    assert len(colours) == 10 and len(set(colours)) == 10
+    labels = [text.get_text() for text in figure.axes[3].get_legend().get_texts()]
+    assert labels == [f"#{neuron}" for neuron in range(10)] + ["spike", "threshold 0.5 mV"]
+    for line, markers in zip(output_panel.lines, output_panel.collections):
+        x, y = line.get_data()
+        on_trace = dict(zip(x.tolist(), y.tolist()))
+        assert all(on_trace[t] == v for t, v in markers.get_offsets().tolist())
+        assert to_hex(markers.get_facecolor()[0]) == to_hex(line.get_color())
+
+
+def test_membrane_traces_and_isi_figures(sweep):
+    traces = runs.load_traces(sweep[:1])
+    assert figures.membrane_traces_figure(traces, threshold_mV=1.5).axes[0].lines[-1].get_ydata()[0] == 1.5
     assert figures.isi_cv_figure(traces) is not None
     assert figures.membrane_traces_figure(traces.iloc[:0]) is None
     single_intervals = traces[(traces["layer"] == "hidden1") & (traces["sample"] == 0)]

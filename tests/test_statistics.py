@@ -51,8 +51,10 @@ def write_run(
     firing=True,
     traces=False,
     legacy_config=False,
+    **extra_settings,
 ):
-    """A run folder of two epochs; ``legacy_config``: a config without alpha and neuron, as older runs wrote."""
+    """A run folder of two epochs; ``legacy_config``: a config without alpha and neuron, as older runs wrote;
+    ``extra_settings``: more keys of config.json's settings (say epochs or limit_train)."""
     folder.mkdir(parents=True)
     settings = {
         "protocol": "digits",
@@ -71,6 +73,7 @@ def write_run(
         "n_train": 40,
         "n_test": 20,
     }
+    settings.update(extra_settings)
     if legacy_config:
         del settings["alpha"], settings["neuron"], settings["v_th_mV"]
     (folder / "config.json").write_text(json.dumps({"settings": settings, "environment": {"python": "3.12"}}))
@@ -283,6 +286,24 @@ def test_comparable_runs_and_setting_labels(tmp_path):
         "rule=bp, signal=sign, T=5",
     ]
     assert set(statistics.setting_labels(metrics[metrics["run"] == "T5"])) == {"all runs"}
+
+
+def test_runs_of_other_lengths_or_sample_limits_are_other_settings(tmp_path):
+    long = [write_run(tmp_path / f"long{seed}", seed=seed, epochs=3, limit_train=20000) for seed in (0, 1)]
+    short = write_run(tmp_path / "short", epochs=1, limit_train=10000, limit_test=None)
+    fewer_test = write_run(tmp_path / "fewer_test", seed=1, epochs=3, limit_train=20000, limit_test=500)
+    metrics = runs.load_table([*long, short, fewer_test], "metrics.csv")
+    assert statistics.varying_settings(metrics) == ["epochs", "limit_train", "limit_test"]
+    labels = statistics.setting_labels(metrics.drop_duplicates("run"))
+    assert list(labels) == ["epochs=3, limit_train=20000, limit_test=None"] * 2 + [
+        "epochs=1, limit_train=10000, limit_test=None",
+        "epochs=3, limit_train=20000, limit_test=500",
+    ]
+    assert set(statistics.comparable_runs(metrics, "signal")["run"]) == {"long0", "long1"}
+    equal = runs.load_table(long, "metrics.csv")
+    assert statistics.varying_settings(equal) == [] and set(statistics.setting_labels(equal)) == {"all runs"}
+    absent = runs.load_table([write_run(tmp_path / f"old{seed}", seed=seed) for seed in (0, 1)], "metrics.csv")
+    assert absent["limit_train"].isna().all() and statistics.varying_settings(absent) == []
 
 
 def population_cv(values):

@@ -1,0 +1,90 @@
+"""Learning rules head to head, from run folders: one tidy table, a seaborn figure, a markdown summary.
+
+Used by ``python -m protocols.compare``; reads config.json, metrics.csv, layers.csv and firing.csv only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from analysis import statistics
+from analysis.runs import load_firing, load_layers, load_metrics, read_settings
+
+COLUMNS = ["rule", "seed", "epoch", "split", "accuracy", "synaptic_events_per_sample", "seconds"]
+
+
+def comparison_table(run_dirs) -> pd.DataFrame:
+    """One row per run, epoch and split: rule, seed, accuracy, synaptic events per sample (mean over the recorded
+    samples: every spike times the synapses it reaches, over the T steps) and the seconds of the split."""
+    run_dirs = [Path(d) for d in run_dirs]
+    metrics = load_metrics(run_dirs)
+    recorded = [d for d in run_dirs if (d / "firing.csv").is_file() and (d / "layers.csv").is_file()]
+    events = pd.DataFrame(columns=["run", "epoch", "split", "synaptic_events_per_sample"])
+    if recorded:
+        samples = statistics.sample_firing(load_firing(recorded), load_layers(recorded))
+        per_sample = samples.groupby(["run", "epoch", "split", "sample"])["synaptic_events"].sum()
+        events = per_sample.groupby(["run", "epoch", "split"]).mean().rename("synaptic_events_per_sample").reset_index()
+    seeds = {d.name: read_settings(d).get("seed") for d in run_dirs}
+    table = metrics.merge(events, on=["run", "epoch", "split"], how="left")
+    table["seed"] = table["run"].map(seeds)
+    return table[["run", *COLUMNS]].sort_values(["rule", "seed", "epoch", "split"]).reset_index(drop=True)
+
+
+def accuracy_figure(table: pd.DataFrame) -> Figure:
+    """Accuracy per epoch for every rule, train and test, mean and sd over seeds."""
+    figure = Figure(figsize=(7.5, 4.4), layout="constrained")
+    axes = figure.subplots()
+    data = table.assign(accuracy_percent=100 * table["accuracy"])
+    sns.lineplot(
+        data=data, x="epoch", y="accuracy_percent", hue="rule", style="split", errorbar="sd", marker="o", ax=axes
+    )
+    axes.set(xlabel="epoch", ylabel="accuracy (%)", title="Learning rules: accuracy per epoch (mean ± sd over seeds)")
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    return figure
+
+
+def final_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy at each run's last epoch, and its synaptic events per sample: mean, sd and runs per rule."""
+    test = table[table["split"] == "test"]
+    last = test.loc[test.groupby("run")["epoch"].idxmax()]
+    summary = last.groupby("rule").agg(
+        accuracy_mean=("accuracy", "mean"),
+        accuracy_sd=("accuracy", "std"),
+        events_mean=("synaptic_events_per_sample", "mean"),
+        epochs=("epoch", "max"),
+        runs=("run", "count"),
+    )
+    return summary.reset_index().sort_values("accuracy_mean", ascending=False)
+
+
+def markdown(summary: pd.DataFrame) -> str:
+    lines = [
+        "| rule | test accuracy (%) | synaptic events / sample | epochs | seeds |",
+        "|---|---|---|---|---|",
+    ]
+    for row in summary.itertuples():
+        spread = "" if pd.isna(row.accuracy_sd) else f" ± {100 * row.accuracy_sd:.1f}"
+        events = "" if pd.isna(row.events_mean) else f"{row.events_mean:.0f}"
+        lines.append(f"| {row.rule} | {100 * row.accuracy_mean:.1f}{spread} | {events} | {row.epochs} | {row.runs} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(run_dirs, out) -> dict[str, Path]:
+    """comparison.csv, comparison.png and comparison.md in ``out``; returns their paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = comparison_table(run_dirs)
+    paths = {"table": out / "comparison.csv", "figure": out / "comparison.png", "summary": out / "comparison.md"}
+    table.to_csv(paths["table"], index=False)
+    accuracy_figure(table).savefig(paths["figure"], dpi=120)
+    paths["summary"].write_text(
+        "# Learning rules compared\n\nFinal test accuracy, mean ± sd over seeds.\n\n"
+        + markdown(final_summary(table))
+        + "\n![accuracy per epoch](comparison.png)\n"
+    )
+    return paths
