@@ -10,7 +10,7 @@ import sys
 from protocols.cli import ProtocolDefaults, UsageError, run_protocol
 from protocols.datasets.cifar import load_cifar10
 
-# A CPU-sized net (stride 2): about 100 samples/s on one core here; the paper does not give its CIFAR topology.
+# A CPU-sized net: stride 2 keeps the conv layer at 32 x 16 x 16 neurons (the paper does not give its CIFAR topology).
 DEFAULTS = ProtocolDefaults(topology="CONV_32_5_2_2_FC_500_FC_10", epochs=5, T=20, lr=1e-4, batch_size=50)
 
 
