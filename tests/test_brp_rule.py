@@ -7,6 +7,7 @@ from brian2 import SpikeMonitor, StateMonitor, ms
 from models.network import NetworkSpec, build_network
 from models.rules import brp
 from models.training import feedback_matrices, initial_state, plan_run
+from tests.rasters import sample_rasters
 
 T = 6
 N_IN, SIZES = 5, (4, 3)
@@ -96,13 +97,7 @@ def test_minibatch_update_matches_numpy_reference(rule, form, signal, optimizer)
     net.add(spikes, counts)
     net.run(spec.duration)
 
-    rasters = []
-    for k in range(n_train):
-        raster = np.zeros((T, N_IN))
-        sel = (spikes.t >= k * T * ms) & (spikes.t < (k + 1) * T * ms)
-        steps_in_sample = np.round(spikes.t[sel] / ms).astype(int) - k * T
-        raster[steps_in_sample, spikes.i[sel]] = 1
-        rasters.append(raster)
+    rasters = sample_rasters(spikes, n_train, T, N_IN)
     assert sum(r.sum() for r in rasters) > 0
     assert np.asarray(counts.cnt)[:, 1:3].sum() > 0, "the hidden layer should spike in the training samples"
     expected = reference_update(rasters, labels[:n_train], state, feedback, form, signal, optimizer, lr, rule)

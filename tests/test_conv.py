@@ -13,6 +13,7 @@ from scipy.signal import correlate
 from models.network import NetworkSpec, build_network
 from models.topology import Conv
 from models.training import feedback_matrices, initial_state, plan_run
+from tests.rasters import sample_rasters
 
 T = 6
 N_CLASSES = 3
@@ -128,12 +129,7 @@ def test_conv_minibatch_matches_numpy_reference(input_shape, conv, pooling, form
     net.add(spikes, conv_spikes)
     net.run(spec.duration)
 
-    rasters = []
-    for k in range(2):
-        raster = np.zeros((T, n_in))
-        sel = (spikes.t >= k * T * ms) & (spikes.t < (k + 1) * T * ms)
-        raster[np.round(spikes.t[sel] / ms).astype(int) - k * T, spikes.i[sel]] = 1
-        rasters.append(raster)
+    rasters = sample_rasters(spikes, 2, T, n_in)
     assert np.sum(conv_spikes.t < 2 * T * ms) > 0, "the conv layer should spike in the training samples"
     expected = reference_update(rasters, labels[:2], state, feedback, spec, lr)
     for key, value in expected.items():

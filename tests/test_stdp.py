@@ -9,6 +9,7 @@ from models.network import NetworkSpec, build_network
 from models.reward import HIT_RATE_WINDOW
 from models.rules import stdp
 from models.training import feedback_matrices, initial_state, plan_run
+from tests.rasters import sample_rasters
 
 T = 6
 N_IN, SIZES = 5, (4, 3)
@@ -97,12 +98,7 @@ def test_minibatch_update_matches_numpy_reference(rule, seed):
     spikes = SpikeMonitor(net["input"], name="input_spikes")
     net.add(spikes)
     net.run(spec.duration)
-    rasters = []
-    for k in range(2):
-        raster = np.zeros((T, N_IN))
-        sel = (spikes.t >= k * T * ms) & (spikes.t < (k + 1) * T * ms)
-        raster[np.round(spikes.t[sel] / ms).astype(int) - k * T, spikes.i[sel]] = 1
-        rasters.append(raster)
+    rasters = sample_rasters(spikes, 2, T, N_IN)
     expected = reference_update(rasters, labels[:2], state, feedback, rule, lr)
     changed = 0
     for key, value in expected.items():
