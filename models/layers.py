@@ -307,14 +307,23 @@ def sample_operation(group, code: str, order: int, dt, name: str):
 
 
 def spiking_layer(
-    neuron, size: int, position: int, namespace: dict, dt, name: str, model=None, traces=False, on_spike=""
+    neuron,
+    size: int,
+    position: int,
+    namespace: dict,
+    dt,
+    name: str,
+    model=None,
+    traces=False,
+    on_spike="",
+    on_integrate="",
 ):
     """A layer of ``neuron`` (eq. 2 or conductance-based) at ``position`` in the per-step schedule.
 
     Returns the group and its per-step operation that consumes the step's
     synaptic input and accumulates the pseudo-gradient (eq. 10). With ``traces``
     the group has the ``traced`` flag and the events of :data:`TRACE_EVENTS`; ``on_spike``
-    is further code at each spike (e.g. an STDP trace).
+    is further code at each spike (e.g. an STDP trace), ``on_integrate`` at each step after the input.
     """
     events = {SAMPLE_END: SAMPLE_END_CONDITION} | (TRACE_EVENTS if traces else {})
     equations = neuron.equations + (model if model is not None else Equations(""))
@@ -333,7 +342,7 @@ def spiking_layer(
     layer.v = neuron.v_reset
     schedule(layer, position)
     integrate = layer.run_regularly(
-        neuron.integrate_code + "\n" + GATE_CODE,
+        "\n".join(filter(None, (neuron.integrate_code, GATE_CODE, on_integrate))),
         when="groups",
         order=STEP * position + INTEGRATE,
         name=f"{name}_integrate",
@@ -494,6 +503,27 @@ def dense_connection(pre, post, neuron, pre_stage: Stage, namespace: dict, dt, m
     synapses = _connection(pre, post, neuron, pre_stage.spiking, namespace, dt, model, name, plasticity)
     synapses.connect(i=np.repeat(np.arange(len(pre)), len(post)), j=np.tile(np.arange(len(post)), len(pre)))
     _schedule_pathways(synapses, pre_stage.position)
+    return synapses
+
+
+def lateral_inhibition(layer, neuron, position: int, strength: float, namespace: dict, dt) -> Synapses:
+    """Winner-take-all: every spike of ``layer`` lowers the potential of the layer's other neurons.
+
+    Fixed synapses of weight ``-strength`` (in ``w_unit``), all-to-all without self-connections;
+    a spike at step t arrives with the input of step t + 1 (the layer's own propagation slot).
+    """
+    synapses = Synapses(
+        layer,
+        layer,
+        model="w : 1 (constant)  # lateral inhibition",
+        on_pre=neuron.synaptic_input("w"),
+        namespace=namespace,
+        dt=dt,
+        name=f"{layer.name}_inhibition",
+    )
+    synapses.connect(condition="i != j")
+    synapses.w = -strength
+    synapses.pre.when, synapses.pre.order = "groups", STEP * position + PROPAGATE
     return synapses
 
 

@@ -268,6 +268,9 @@ def build_network(
     last_position = stages[-1].position
     trace_reset = "\n" + stdp.TRACE_RESET if timing else ""
     reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code + trace_reset
+    decides = spec.rule == "rstdp"  # the decision's tie-break reads the summed potential
+    if decides:
+        reset_code += "\n" + stdp.POTENTIAL_RESET
     previous, previous_stage = input_group, stages[0]
     recorded = [input_group]
     for stage in stages[1:]:
@@ -287,6 +290,7 @@ def build_network(
             recorded.append(pool)
             continue
         role = "output" if stage.kind == "output" else "hidden"
+        fixed = spec.rule == "rstdp" and role == "hidden"  # R-STDP trains the readout on fixed random features
         layer, integrate = layers.spiking_layer(
             neuron,
             stage.size,
@@ -297,6 +301,7 @@ def build_network(
             layer_model,
             traces=spec.record,
             on_spike=trace_spike,
+            on_integrate=stdp.POTENTIAL_SUM if decides and role == "output" else "",
         )
         if spec.record:
             objects += layers.trace_monitors(layer, stage.position, layers.traced_neurons(stage))
@@ -309,6 +314,11 @@ def build_network(
             )
             objects += shared
             learned = {kernel: ("w", "w_m", "w_v"), channel: ("bias", "bias_m", "bias_v")}
+        elif fixed:
+            synapses = layers.dense_connection(previous, layer, neuron, previous_stage, namespace, dt)
+            synapses.w = weights[f"{synapses.name}.w"]
+            layer.bias = weights[f"{name}.bias"]
+            learned = {}
         else:
             backward = spec.rule == "bp" and stage.position > 1
             # BRP-STDP replaces the hidden layers' local update; the readout keeps BRP's delta rule
@@ -339,7 +349,11 @@ def build_network(
                 )
             )
         if spec.rule == "rstdp":
-            objects.append(reward.dopamine_synapses(reward_group, layer, role, sample_clock, ORDER_FEEDBACK))
+            if role == "output":
+                objects += [
+                    reward.dopamine_synapses(reward_group, layer, sample_clock, ORDER_FEEDBACK),
+                    layers.lateral_inhibition(layer, neuron, stage.position, stdp.WTA_INHIBITION, namespace, dt),
+                ]
         elif spec.rule in ("brp", "brp-stdp") or role == "output":
             objects.append(
                 reward.feedback_synapses(
@@ -351,12 +365,13 @@ def build_network(
         elif spec.rule == "bp":
             delta = bp.delta_code(role)
         else:
-            delta = stdp.delta_code(spec.rule, role, spec.form)
+            delta = stdp.delta_code(spec.rule, spec.form)
+        objects += [layer, integrate, synapses]
+        if not fixed:
+            objects.append(
+                sample_operation(layer, delta, delta_order(stage.position, last_position), T, f"{name}_delta")
+            )
         objects += [
-            layer,
-            integrate,
-            synapses,
-            sample_operation(layer, delta, delta_order(stage.position, last_position), T, f"{name}_delta"),
             sample_operation(layer, STATISTICS_CODE, ORDER_STATISTICS, T, f"{name}_statistics"),
             sample_operation(layer, reset_code, ORDER_RESET, T, f"{name}_reset"),
         ]
@@ -364,11 +379,21 @@ def build_network(
         recorded.append(layer)
     if spec.record:
         objects += layers.activity_recording(recorded, sample_clock, T)
-    objects.append(reward.output_to_reward(previous, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES))
+    objects.append(
+        reward.output_to_reward(previous, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES, decides)
+    )
     objects += [
         sample_operation(input_group, STATISTICS_CODE, ORDER_STATISTICS, T, "input_statistics"),
         sample_operation(input_group, "cnt = 0" + trace_reset, ORDER_RESET, T, "input_reset"),
         sample_operation(reward_group, "lcnt = 0", ORDER_RESET, T, "reward_reset"),
-        StateMonitor(previous, "cnt", record=True, dt=T, when="start", order=ORDER_MONITOR, name="readout"),
+        StateMonitor(
+            previous,
+            ["cnt", "vsum"] if decides else "cnt",
+            record=True,
+            dt=T,
+            when="start",
+            order=ORDER_MONITOR,
+            name="readout",
+        ),
     ]
     return Network(*objects, name="brp_snn")

@@ -23,8 +23,9 @@ tp : 1  # reward signal TP (eqs. 4, 5, 7)
 """
 # The network's decision and the dopamine it releases (dopamine-modulated STDP, models/rules/stdp.py).
 DECISION_EQUATIONS = """
-beaten : 1  # other classes whose output spiked as often or more in the sample
-winner : 1  # 1 if this class's output had strictly the most spikes (the decision)
+vsum : 1  # summed membrane potential of this class's output in the sample (the tie-break)
+beaten : 1  # other classes whose output spiked more, or as often with a summed potential as high
+winner : 1  # 1 if this class's output won (the decision): most spikes, ties broken by the summed potential
 correct : 1  # 1 if the decision is the label (the same in every neuron)
 decided : 1  # 1 if there is a decision
 hit_rate : 1  # running fraction of correct decisions over recent training samples
@@ -90,9 +91,13 @@ hit_rate += int(split_prev(t) == 1) * decided * (correct - hit_rate) / {HIT_RATE
 """
 
 
+# A rival beats this class if its output spiked more, or as often with a summed potential as high.
+RIVAL_CODE = "beaten_post = int(y_pre > y_post or (y_pre == y_post and vsum_pre >= vsum_post)) : 1 (summed)"
+
+
 def decision(reward, namespace, clock, first_order: int) -> list:
     """The decision and its reward at a sample's end, in orders ``first_order`` ... ``first_order + 3``."""
-    rivals = Synapses(reward, reward, "beaten_post = int(y_pre >= y_post) : 1 (summed)", name="decision_rivals")
+    rivals = Synapses(reward, reward, RIVAL_CODE, name="decision_rivals")
     rivals.connect(condition="i != j")
     at_sample_end(rivals, "beaten_post", clock, first_order)
     outcome = Synapses(
@@ -115,31 +120,30 @@ def decision(reward, namespace, clock, first_order: int) -> list:
     ]
 
 
-def dopamine_synapses(reward, layer, role: str, clock, order) -> Synapses:
-    """The reward to every neuron of a hidden layer; to an output neuron only when it is the winner."""
-    if role == "output":
-        synapses = Synapses(
-            reward, layer, "da_post = reward_pre * winner_pre : 1 (summed)", name=f"dopamine_{layer.name}"
-        )
-        synapses.connect(j="i")
-    else:
-        synapses = Synapses(reward, layer, "da_post = reward_pre : 1 (summed)", name=f"dopamine_{layer.name}")
-        synapses.connect(i=0, j=np.arange(len(layer)))
+def dopamine_synapses(reward, output, clock, order) -> Synapses:
+    """The reward to the output neuron that won (the decision maker), nothing to the others."""
+    synapses = Synapses(
+        reward, output, "da_post = reward_pre * winner_pre : 1 (summed)", name=f"dopamine_{output.name}"
+    )
+    synapses.connect(j="i")
     at_sample_end(synapses, "da_post", clock, order)
     return synapses
 
 
-def output_to_reward(output, reward, namespace, clock, order) -> Synapses:
-    """One-to-one synapses that give the reward group the output rates y (eq. 6)."""
+def output_to_reward(output, reward, namespace, clock, order, decision=False) -> Synapses:
+    """One-to-one synapses that give the reward group the output rates y (eq. 6), and with
+    ``decision`` the outputs' summed potentials (the tie-break of :func:`decision`)."""
+    model = "y_post = cnt_pre * inv_T : 1 (summed)" + ("\nvsum_post = vsum_pre : 1 (summed)" if decision else "")
     synapses = Synapses(
         output,
         reward,
-        model="y_post = cnt_pre * inv_T : 1 (summed)",
+        model=model,
         namespace=namespace,
         name="output_reward",
     )
     synapses.connect(j="i")
-    at_sample_end(synapses, "y_post", clock, order)
+    for variable in synapses.summed_updaters:
+        at_sample_end(synapses, variable, clock, order)
     return synapses
 
 

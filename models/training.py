@@ -50,6 +50,8 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
         low, high = (-bound, 1.3 * bound) if spec.rule in stdp.RULES else (-bound, bound)
         state[weight_key] = rng.uniform(low, high, size=n_weights)
         state[bias_key] = rng.uniform(-bound, bound, size=n_biases)
+        if spec.rule == "rstdp" and stage.kind == "dense":
+            continue  # fixed random features under R-STDP: no optimizer state
         for array in (weight_key, bias_key):
             state[f"{array}_m"] = np.zeros_like(state[array])
             state[f"{array}_v"] = np.zeros_like(state[array])
@@ -212,9 +214,12 @@ class Trainer:
             key: np.array(_state_variable(net, key)[:], dtype=float) for key in state if key != "optimizer_steps"
         }
         new_state["optimizer_steps"] = np.array([steps], dtype=float)
-        counts = np.asarray(net["readout"].cnt[:])  # (n_classes, n_sample_slots)
         n_run = len(train_rows) + len(test_rows)
-        predictions = np.argmax(counts[:, 1 : n_run + 1], axis=0)
+        counts = np.asarray(net["readout"].cnt[:])[:, 1 : n_run + 1]  # (n_classes, samples)
+        if self.spec.rule == "rstdp":  # the decision: most spikes, ties broken by the summed potential
+            predictions = np.lexsort((np.asarray(net["readout"].vsum[:])[:, 1 : n_run + 1], counts), axis=0)[-1]
+        else:
+            predictions = np.argmax(counts, axis=0)
         truth = self.labels[np.concatenate([train_rows, test_rows]).astype(int)]
         correct = predictions == truth
         n_train = len(train_rows)

@@ -25,7 +25,8 @@ def read_metrics(folder):
 
 
 @pytest.mark.parametrize(
-    "rule, signal, floor", [("brp", "label", 0.8), ("bp", "label", 0.8), ("brp-stdp", "error", 0.5)]
+    "rule, signal, floor",
+    [("brp", "label", 0.8), ("bp", "label", 0.8), ("brp-stdp", "error", 0.5), ("rstdp", "label", 0.3)],
 )
 def test_digits_learns_far_above_chance(tmp_path, build_cache, rule, signal, floor):
     args = ("--epochs", "6", "--topology", "FC_100_FC_10", "--rule", rule, "--signal", signal)
