@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import importlib.util
 import os
@@ -129,6 +130,7 @@ class StandaloneBuild:
         if device_name not in STANDALONE_DEVICES:
             raise ValueError(f"{device_name!r} is not a standalone device; expected one of {STANDALONE_DEVICES}")
         digest = hashlib.sha256(f"{key}|{code_version()}".encode()).hexdigest()[:16]
+        gc.collect()  # an unreachable earlier build of this process releases its folder's lock
         root = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
         root.mkdir(parents=True, exist_ok=True)
         for k in range(64):
@@ -153,6 +155,9 @@ class StandaloneBuild:
             configure_cuda(self._cache_root)
         set_device(self.device_name, build_on_run=False, directory=str(self.directory))
         device.reinit()
+        # Objects of an earlier network in this process would keep their names (e.g. 'hidden1_clock'), so the
+        # new ones would get suffixes, change the generated code and make recompile everything: free them first.
+        gc.collect()
         device.activate(build_on_run=False, directory=str(self.directory))
         prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
         gcc_args = list(prefs.codegen.cpp.extra_compile_args_gcc)
