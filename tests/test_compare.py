@@ -11,7 +11,8 @@ pytestmark = pytest.mark.standalone
 
 def test_compare_writes_table_figure_and_summary(tmp_path, build_cache):
     argv = ["--dataset", "digits", "--rules", "brp,bp", "--seeds", "2", "--epochs", "2", "--workers", "2"]
-    small = ["--limit-train", "150", "--limit-test", "60", "--topology", "FC_20_FC_10", "--cache-dir", str(build_cache)]
+    # the structure of the small protocol tests (test_protocols.py): their compiled programs are reused
+    small = ["--limit-train", "200", "--limit-test", "50", "--topology", "FC_30_FC_10", "--cache-dir", str(build_cache)]
     assert compare.main([*argv, "--results-dir", str(tmp_path), "--", *small]) == 0
     (folder,) = (tmp_path / "sweeps").iterdir()
     table = pd.read_csv(folder / "comparison.csv")

@@ -41,14 +41,12 @@ def test_sweep_runs_records_failures_and_resumes(tmp_path, build_cache, capsys):
         "--results-dir",
         str(tmp_path),
         "--",
-        "--topology",
-        "FC_20_FC_10",
+        "--topology",  # the structure of the small protocol tests: their compiled program is reused
+        "FC_30_FC_10",
         "--limit-train",
-        "100",
+        "200",
         "--limit-test",
-        "30",
-        "--T",
-        "8",
+        "50",
         "--cache-dir",
         str(build_cache),
     ]
