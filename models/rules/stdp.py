@@ -25,7 +25,8 @@ At the sample's end the third factor turns ``c / T`` into the synapse's gradient
   homeostatic bias (``HOMEOSTASIS_RATE`` towards ``TARGET_RATE`` spikes per step, as the
   adaptive thresholds of Diehl & Cook 2015) keeps one output from winning everything.
   Global dopamine to the hidden layers as well (Izhikevich's form, in every layer)
-  was measured to destroy the features: 5-17% on digits against 50% with fixed ones.
+  was measured to destroy the features: 5-17% on digits against 50% with fixed ones (10 epochs,
+  A_MINUS = A_PLUS).
 * ``brp-stdp`` (the paper's remark that BRP's local update of the hidden layers "might
   also be replaced with STDP"): in every hidden layer the third factor is the BRP local
   error of each neuron, the same as in :mod:`models.rules.brp` without the
