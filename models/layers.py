@@ -510,7 +510,9 @@ def lateral_inhibition(layer, neuron, position: int, strength: float, namespace:
     """Winner-take-all: every spike of ``layer`` lowers the potential of the layer's other neurons.
 
     Fixed synapses of weight ``-strength`` (in ``w_unit``), all-to-all without self-connections;
-    a spike at step t arrives with the input of step t + 1 (the layer's own propagation slot).
+    a spike at step t arrives with the input of step t + 1 (the layer's own propagation slot), which
+    moves the potential at once for eq. 2 and through the inhibitory conductance for the COBA neuron.
+    Outputs that spike in the same step inhibit each other alike: their tie is left to the decision.
     """
     synapses = Synapses(
         layer,

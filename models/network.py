@@ -12,7 +12,8 @@ threshold -> reset -> propagation to the next layer.
 
 At each sample boundary (slot 'start' of t = kT, for sample k-1), ordered:
 readout monitor -> output rates to the reward group -> reward signal TP ->
-feedback B * TP into every layer -> local errors -> per-synapse gradient ->
+feedback B * TP into every layer (``rstdp``: the decision, and dopamine to the
+winning output) -> local errors -> per-synapse gradient ->
 minibatch update (every batch_size samples; for a convolution: the ties sum
 the gradients into the shared kernel, the optimizer updates it, the ties copy
 it back, :mod:`models.layers`) -> reset of the sample state.
@@ -204,13 +205,16 @@ def build_network(
     weights: dict[str, np.ndarray],
     feedback: dict[str, np.ndarray],
 ) -> Network:
-    """Build the network; ``weights`` holds every learned array, ``feedback`` each B^l.
+    """Build the network; ``weights`` holds every array of :func:`models.training.initial_state`
+    (learned, or fixed as ``rstdp``'s hidden layers), ``feedback`` each B^l.
 
     Names: groups ``input``, ``reward``, ``conv1``, ``pool1`` ..., ``hidden1`` ... ``output``,
     ``conv1_kernel`` and ``conv1_channel`` (shared kernel and biases); synapses
     ``input_conv1``, ``pool1_hidden1`` ... (into each stage), ``feedback_hidden1`` ...,
-    ``feedback_output``; monitor ``readout``; TimedArrays ``data``, ``order``,
-    ``label``, ``split_prev``, ``step_size``, ``adam_eps``, ``adam_on``, ``grad_scale``, ``trace_on``.
+    ``feedback_output`` (``rstdp``: ``dopamine_output``, ``output_inhibition``, ``decision_rivals``,
+    ``decision_outcome`` instead); monitor ``readout`` (spike counts; ``rstdp`` also ``vsum``);
+    TimedArrays ``data``, ``order``, ``label``, ``split_prev``, ``step_size``, ``adam_eps``, ``adam_on``,
+    ``grad_scale``, ``trace_on``.
     Recording (the firing statistics of :mod:`models.training`): ``activity_monitor`` (per sample
     and stage), ``<layer>_trace`` and ``<layer>_trace_spikes`` (membrane traces of traced neurons).
     """
@@ -256,6 +260,7 @@ def build_network(
     objects.append(sample_operation(reward_group, brp.TP_CODE[spec.signal], ORDER_SIGNAL, T, "reward_signal"))
     if spec.rule == "rstdp":
         objects += reward.decision(reward_group, namespace, sample_clock, ORDER_DECISION)
+        reward_group.hit_rate = weights["reward.hit_rate"]
 
     neuron_model = {"brp": brp.neuron_equations, "bp": bp.neuron_equations}.get(spec.rule)
     layer_model = (neuron_model() if neuron_model else stdp.neuron_equations(spec.rule)) + Equations(
@@ -290,7 +295,7 @@ def build_network(
             recorded.append(pool)
             continue
         role = "output" if stage.kind == "output" else "hidden"
-        fixed = spec.rule == "rstdp" and role == "hidden"  # R-STDP trains the readout on fixed random features
+        fixed = spec.rule in stdp.FIXED_HIDDEN and role == "hidden"  # R-STDP: a readout on fixed random features
         layer, integrate = layers.spiking_layer(
             neuron,
             stage.size,

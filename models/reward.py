@@ -9,6 +9,10 @@ holds the output rates ``y`` (eq. 6) and computes the reward signal TP
 Each hidden layer l receives ``B^l TP`` through a Synapses object from the
 reward group whose weights ``b_fb`` are drawn once (seeded) and never trained;
 the output layer receives the one-hot target through one-to-one synapses.
+
+For dopamine-modulated STDP (:mod:`models.rules.stdp`) the group also takes the
+network's decision at each sample's end (:func:`decision`) and releases its
+reward, as dopamine, to the winning output (:func:`dopamine_synapses`).
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
 
     A dense layer's arrays are its synapses' ``w`` and its neurons' ``bias``; a
     convolution's are its kernel group's ``w`` (C_out x C_in x kh x kw, row-major)
-    and its channel group's ``bias``. Each comes with Adam moments ``_m`` and ``_v``.
+    and its channel group's ``bias``. Each comes with Adam moments ``_m`` and ``_v``, but
+    the fixed hidden layers of ``rstdp``; ``rstdp`` also carries the reward group's hit rate.
     """
     state = {}
     stages = spec.stages
@@ -50,13 +51,24 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
         low, high = (-bound, 1.3 * bound) if spec.rule in stdp.RULES else (-bound, bound)
         state[weight_key] = rng.uniform(low, high, size=n_weights)
         state[bias_key] = rng.uniform(-bound, bound, size=n_biases)
-        if spec.rule == "rstdp" and stage.kind == "dense":
+        if spec.rule in stdp.FIXED_HIDDEN and stage.kind != "output":
             continue  # fixed random features under R-STDP: no optimizer state
         for array in (weight_key, bias_key):
             state[f"{array}_m"] = np.zeros_like(state[array])
             state[f"{array}_v"] = np.zeros_like(state[array])
+    if spec.rule == "rstdp":
+        state["reward.hit_rate"] = np.zeros(spec.n_classes)  # the running hit rate of the decisions
     state["optimizer_steps"] = np.zeros(1)
     return state
+
+
+def decisions(counts: np.ndarray, vsum: np.ndarray) -> np.ndarray:
+    """The network's decision per sample (columns), as :func:`models.reward.decision` takes it: the output
+    with the most spikes, ties broken by the summed potential; -1 (no decision) when silent or still tied."""
+    top = counts.max(axis=0)
+    tied = counts == top
+    leaders = tied & (vsum == np.where(tied, vsum, -np.inf).max(axis=0))
+    return np.where((top > 0) & (leaders.sum(axis=0) == 1), leaders.argmax(axis=0), -1)
 
 
 def feedback_matrices(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -216,8 +228,8 @@ class Trainer:
         new_state["optimizer_steps"] = np.array([steps], dtype=float)
         n_run = len(train_rows) + len(test_rows)
         counts = np.asarray(net["readout"].cnt[:])[:, 1 : n_run + 1]  # (n_classes, samples)
-        if self.spec.rule == "rstdp":  # the decision: most spikes, ties broken by the summed potential
-            predictions = np.lexsort((np.asarray(net["readout"].vsum[:])[:, 1 : n_run + 1], counts), axis=0)[-1]
+        if self.spec.rule == "rstdp":
+            predictions = decisions(counts, np.asarray(net["readout"].vsum[:])[:, 1 : n_run + 1])
         else:
             predictions = np.argmax(counts, axis=0)
         truth = self.labels[np.concatenate([train_rows, test_rows]).astype(int)]

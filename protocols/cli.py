@@ -230,6 +230,12 @@ def _run(protocol, load, args, argv) -> int:
     if not state:
         feedback = feedback_matrices(spec, rng)
         state = initial_state(spec, rng)
+    elif state.keys() != (expected := initial_state(spec, np.random.default_rng(0))).keys():
+        missing = sorted(expected.keys() - state.keys()) + sorted(state.keys() - expected.keys())
+        raise runs.RunFolderError(
+            f"{folder / 'checkpoint.npz'} does not fit this version's network ({', '.join(missing[:3])} differ); "
+            "start a new run"
+        )
     print(f"run folder: {folder}", flush=True)
     print(
         f"{protocol}: {n_train} train / {n_test} test samples, {args.topology}, T={args.T}, "

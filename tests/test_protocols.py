@@ -97,6 +97,19 @@ def test_runs_never_share_a_folder(tmp_path, build_cache):
     assert len(list((tmp_path / "digits").iterdir())) == 2
 
 
+def test_resume_refuses_a_checkpoint_of_another_network(tmp_path, build_cache, capsys):
+    small = ["--topology", "FC_30_FC_10", "--limit-train", "200", "--limit-test", "50", "--epochs", "1"]
+    folder = digits_run(tmp_path, build_cache, *small)
+    path = folder / "checkpoint.npz"
+    with np.load(path) as checkpoint:
+        arrays = {k: checkpoint[k] for k in checkpoint.files if k != "state/output.bias_m"}
+    np.savez(path, **arrays)
+    capsys.readouterr()
+    assert digits.main(["--resume", str(folder), "--epochs", "2", "--cache-dir", str(build_cache)]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit this version's network (output.bias_m differ)" in err and len(err.strip().splitlines()) == 1
+
+
 def write_idx(path, array, magic):
     header = magic.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in array.shape)
     data = header + array.astype(np.uint8).tobytes()

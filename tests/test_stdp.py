@@ -2,13 +2,15 @@
 
 import numpy as np
 import pytest
-from brian2 import SpikeMonitor, ms
+from brian2 import SpikeMonitor, StateMonitor, ms, mV
 from brian2 import seed as brian_seed
 
+from models.layers import STEP, TRACE
 from models.network import NetworkSpec, build_network
+from models.neurons import COBAParameters
 from models.reward import HIT_RATE_WINDOW
 from models.rules import stdp
-from models.training import feedback_matrices, initial_state, plan_run
+from models.training import decisions, feedback_matrices, initial_state, plan_run
 from tests.rasters import sample_rasters
 
 T = 6
@@ -85,8 +87,12 @@ def reference_update(rasters, labels, state, feedback, rule, lr):
     return {key: (p - lr * g / len(labels)).ravel() for key, p, g in zip(keys, params, grads)}
 
 
-@pytest.mark.parametrize("rule, seed", [("brp-stdp", 7), ("rstdp", 2), ("rstdp", 3), ("rstdp", 4)])
-def test_minibatch_update_matches_numpy_reference(rule, seed):
+@pytest.mark.parametrize(
+    "rule, seed, drive",
+    [("brp-stdp", 7, 0.6), ("rstdp", 2, 0.6), ("rstdp", 3, 0.6), ("rstdp", 4, 0.6), ("rstdp", 5, 1.0)],
+)
+def test_minibatch_update_matches_numpy_reference(rule, seed, drive):
+    """``drive`` scales the output weights: at 1.0 several outputs spike, so the winner-take-all acts."""
     rng = np.random.default_rng(seed)
     brian_seed(seed)  # the encoder's random numbers: the decision (and so the dopamine) depends on them
     data = rng.uniform(0.3, 1.0, (3, N_IN))
@@ -95,7 +101,7 @@ def test_minibatch_update_matches_numpy_reference(rule, seed):
     feedback = feedback_matrices(spec, rng)
     state = initial_state(spec, rng)
     state["input_hidden1.w"] = rng.uniform(-0.2, 0.8, N_IN * SIZES[0])
-    state["hidden1_output.w"] = rng.uniform(-0.3, 0.6, SIZES[0] * SIZES[1])  # outputs that differ: decisions
+    state["hidden1_output.w"] = rng.uniform(-0.3, drive, SIZES[0] * SIZES[1])  # outputs that differ: decisions
     lr = 0.05
     inputs, _ = plan_run(spec, np.arange(2), np.array([2]), labels, lr, 0)
     net = build_network(spec, data, inputs, state, feedback)
@@ -104,6 +110,16 @@ def test_minibatch_update_matches_numpy_reference(rule, seed):
     net.run(spec.duration)
     rasters = sample_rasters(spikes, 2, T, N_IN)
     expected = reference_update(rasters, labels[:2], state, feedback, rule, lr)
+    if rule == "rstdp":  # the readout holds each sample's output counts and summed potentials (mV)
+        W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
+        b = [state["hidden1.bias"], state["output.bias"]]
+        spikes, _, vsum = forward(rasters[0], W, b, stdp.WTA_INHIBITION)
+        np.testing.assert_array_equal(net["readout"].cnt[:, 1], spikes[2].sum(axis=0))
+        np.testing.assert_allclose(net["readout"].vsum[:, 1], vsum, rtol=0, atol=1e-9)
+        if drive == 1.0:
+            assert np.sum(spikes[2].sum(axis=0) > 0) >= 2, "several outputs should spike in this case"
+            uninhibited, _, _ = forward(rasters[0], W, b, 0.0)
+            assert not np.array_equal(uninhibited[2], spikes[2]), "the inhibition should change the output spikes"
     changed = set()
     for key, value in expected.items():
         group, variable = key.split(".")
@@ -113,3 +129,27 @@ def test_minibatch_update_matches_numpy_reference(rule, seed):
             changed.add(key)
     trained = {"hidden1_output.w", "output.bias"} | ({"input_hidden1.w"} if rule == "brp-stdp" else set())
     assert trained <= changed, f"the minibatch should change {sorted(trained)}, changed {sorted(changed)}"
+
+
+def test_decision_is_most_spikes_then_summed_potential_else_none():
+    counts = np.array([[3, 0, 2, 2, 1], [1, 0, 2, 2, 1], [0, 0, 1, 0, 0]])  # classes x samples
+    vsum = np.array([[1.0, 0.5, 4.0, 3.0, 2.0], [9.0, 0.9, 5.0, 3.0, 2.0], [0.0, 0.1, 9.0, 0.0, 0.0]])
+    # most spikes; silent: none; tie in counts: the higher potential; tie in both: none (twice)
+    np.testing.assert_array_equal(decisions(counts, vsum), [0, -1, 1, -1, -1])
+
+
+def test_conductance_based_readout_sums_its_potential_in_mV():
+    """R-STDP with the COBA neuron: the decision's summed potential is in mV whatever the weight unit."""
+    rng = np.random.default_rng(0)
+    spec = NetworkSpec(n_inputs=N_IN, sizes=SIZES, n_rows=2, n_slots=2, T=T, neuron=COBAParameters(), rule="rstdp")
+    state = initial_state(spec, rng)
+    state["input_hidden1.w"] = np.full(N_IN * SIZES[0], 2.0)
+    state["hidden1_output.w"] = np.full(SIZES[0] * SIZES[1], 2.0)
+    inputs, _ = plan_run(spec, np.arange(1), np.array([1]), np.array([0, 1]), 0.01, 0)
+    net = build_network(spec, np.ones((2, N_IN)), inputs, state, feedback_matrices(spec, rng))
+    potential = StateMonitor(net["output"], "v", record=True, when="groups", order=STEP * 2 + TRACE)
+    net.add(potential)
+    net.run(spec.duration)
+    expected = potential.v[:, :T].sum(axis=1) / mV  # the potential the threshold sees, in the first sample
+    np.testing.assert_allclose(net["readout"].vsum[:, 1], expected, rtol=1e-9)
+    assert np.all(np.abs(expected) > 0)

@@ -42,13 +42,14 @@ from brian2 import Equations, ms
 from models.rules import brp
 
 RULES = ("rstdp", "brp-stdp")
+FIXED_HIDDEN = ("rstdp",)  # rules whose hidden layers keep their initial random weights
 TAU_TRACE = 5 * ms
 # A window with more potentiation than depression, so that inputs that fire with the neuron (rate-coded,
 # the same step included) leave a positive eligibility: on digits (10 epochs, lr 1e-3) A_MINUS = 1.0 gave
 # rstdp 50% and A_MINUS = 0.5 66%, brp-stdp (error signal) 83% with 0.5.
 A_PLUS = 1.0
 A_MINUS = 0.5
-WTA_INHIBITION = 1.0  # potential (in w_unit, twice the threshold) an output spike takes from the other outputs
+WTA_INHIBITION = 1.0  # weight (w_unit) of the inhibition between outputs: 1 mV, twice the threshold, for eq. 2
 HOMEOSTASIS_RATE = 0.05  # output bias change per training sample and unit of rate error
 TARGET_RATE = 0.05  # output spikes per step that the homeostasis aims at
 
@@ -61,12 +62,12 @@ ON_PRE = "c -= A_minus * xtrace_post"
 ON_POST = "c += A_plus * xtrace_pre"
 
 # The decision's tie-break between outputs with equal spike counts: the summed potential.
-POTENTIAL_SUM = "vsum += v / w_unit"
+POTENTIAL_SUM = "vsum += v / mV"
 POTENTIAL_RESET = "vsum = 0"
 
 NEURON_VARIABLES = {
     "rstdp": "da : 1  # dopamine: the reward if this output won the decision, else 0\n"
-    "vsum : 1  # membrane potential as the threshold sees it, summed over the sample (w_unit)",
+    "vsum : 1  # membrane potential as the threshold sees it, summed over the sample (mV)",
     "brp-stdp": "err : 1  # BRP local error of the sample (eqs. 8, 9) without the pseudo-gradient",
 }
 ACCUMULATE = {
