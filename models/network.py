@@ -258,7 +258,8 @@ def build_network(
     reward_group = reward.reward_group(spec.n_classes, namespace, dt=dt)
     objects.append(reward_group)
     objects.append(sample_operation(reward_group, brp.TP_CODE[spec.signal], ORDER_SIGNAL, T, "reward_signal"))
-    if spec.rule == "rstdp":
+    decides = spec.rule == "rstdp"  # a readout decision (tie-break by the summed potential) releases dopamine
+    if decides:
         objects += reward.decision(reward_group, namespace, sample_clock, ORDER_DECISION)
         reward_group.hit_rate = weights["reward.hit_rate"]
 
@@ -273,7 +274,6 @@ def build_network(
     last_position = stages[-1].position
     trace_reset = "\n" + stdp.TRACE_RESET if timing else ""
     reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code + trace_reset
-    decides = spec.rule == "rstdp"  # the decision's tie-break reads the summed potential
     if decides:
         reset_code += "\n" + stdp.POTENTIAL_RESET
     previous, previous_stage = input_group, stages[0]
@@ -353,7 +353,7 @@ def build_network(
                     group, brp.apply_code(spec.optimizer, parameter), ORDER_APPLY, batch_dt, f"{group.name}_apply"
                 )
             )
-        if spec.rule == "rstdp":
+        if decides:
             if role == "output":
                 objects += [
                     reward.dopamine_synapses(reward_group, layer, sample_clock, ORDER_FEEDBACK),

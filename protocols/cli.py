@@ -231,9 +231,9 @@ def _run(protocol, load, args, argv) -> int:
         feedback = feedback_matrices(spec, rng)
         state = initial_state(spec, rng)
     elif state.keys() != (expected := initial_state(spec, np.random.default_rng(0))).keys():
-        missing = sorted(expected.keys() - state.keys()) + sorted(state.keys() - expected.keys())
+        differing = sorted(expected.keys() - state.keys()) + sorted(state.keys() - expected.keys())
         raise runs.RunFolderError(
-            f"{folder / 'checkpoint.npz'} does not fit this version's network ({', '.join(missing[:3])} differ); "
+            f"{folder / 'checkpoint.npz'} does not fit this version's network ({', '.join(differing[:3])} differ); "
             "start a new run"
         )
     print(f"run folder: {folder}", flush=True)
