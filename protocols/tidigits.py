@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from protocols.cli import ProtocolDefaults, UsageError, positive, run_protocol
-from protocols.datasets.audio import KINDS, load_fsdd, load_tidigits
+from protocols.datasets.audio import FLOOR_DB, KINDS, load_fsdd, load_tidigits
 
 TOPOLOGIES = {"2d": "CONV_16_5_1_2_FC_200_FC_{n}", "1d": "CONV1D_32_5_1_2_FC_200_FC_{n}"}
 DEFAULTS = ProtocolDefaults(
@@ -35,6 +35,10 @@ DEFAULTS = ProtocolDefaults(
         (("--bands",), {"type": positive(int), "default": 30, "help": "mel bands (or MFCCs)"}),
         (("--frames",), {"type": positive(int), "default": 30, "help": "frames per utterance"}),
         (
+            ("--floor-db",),
+            {"type": positive(float), "default": FLOOR_DB, "help": "feature range below each utterance's peak (dB)"},
+        ),
+        (
             ("--digit-labels",),
             {
                 "choices": ("eleven", "ten"),
@@ -52,7 +56,7 @@ def load(args):
             "--data-dir is required: TIDIGITS (train|test/<group>/<speaker>/<utterance>.wav) "
             "or, with --corpus fsdd, the FSDD recordings folder ({digit}_{speaker}_{index}.wav)"
         )
-    options = dict(kind=args.features, n_bands=args.bands, n_frames=args.frames)
+    options = dict(kind=args.features, n_bands=args.bands, n_frames=args.frames, floor_db=args.floor_db)
     if args.corpus == "fsdd":
         dataset = load_fsdd(args.data_dir, **options)
     else:
