@@ -22,6 +22,11 @@ Pooling emits graded events: a pooling unit's ``P`` is the mean (or max) of
 its 2x2 spikes in this step, and the next layer receives ``w * P`` from each
 unit with ``P > 0``. This is the authors' average pooling of spikes followed by
 a linear layer, exactly, without copying the next layer's weights four times.
+With ``lif`` pooling the pooling units are instead neurons of the layers' model
+(eq. 2) driven through fixed synapses of weight ``2 / window`` (in ``w_unit``)
+from their window: a unit fires when two of its four inputs spike in one step,
+or one in each of two consecutive steps (0.5 + 0.2 * 0.5 mV > V_th), and the
+next layer receives its spikes like any layer's.
 """
 
 from __future__ import annotations
@@ -93,7 +98,8 @@ cnt : 1  # pooled activity summed over the sample (the 'spike count' the next la
 n_events : 1  # pooled events sent on in the sample (steps with P > 0)
 """
 POOL_CODE = {"avg": "P_post += {share}", "max": "P_post = 1"}
-POOLINGS = tuple(POOL_CODE)
+POOLINGS = (*POOL_CODE, "lif")
+LIF_POOL_GAIN = 2.0  # lif pooling: weight of each window synapse is LIF_POOL_GAIN / window size (w_unit)
 
 KERNEL_EQUATIONS = """
 w : 1  # kernel element (shared by all its synapses)
@@ -142,11 +148,6 @@ class Stage:
     @property
     def trained(self) -> bool:
         return self.kind in ("conv", "dense", "output")
-
-    @property
-    def spiking(self) -> bool:
-        """Whether the stage emits spikes (else graded pooling events)."""
-        return self.kind != "pool"
 
 
 def conv_output_length(n: int, kernel: int, stride: int, padding: int) -> int:
@@ -317,11 +318,12 @@ def spiking_layer(
     traces=False,
     on_spike="",
     on_integrate="",
+    pseudo_gradient=True,
 ):
     """A layer of ``neuron`` (eq. 2 or conductance-based) at ``position`` in the per-step schedule.
 
     Returns the group and its per-step operation that consumes the step's
-    synaptic input and accumulates the pseudo-gradient (eq. 10). With ``traces``
+    synaptic input and, with ``pseudo_gradient``, accumulates the pseudo-gradient (eq. 10). With ``traces``
     the group has the ``traced`` flag and the events of :data:`TRACE_EVENTS`; ``on_spike``
     is further code at each spike (e.g. an STDP trace), ``on_integrate`` at each step after the input.
     """
@@ -342,7 +344,7 @@ def spiking_layer(
     layer.v = neuron.v_reset
     schedule(layer, position)
     integrate = layer.run_regularly(
-        "\n".join(filter(None, (neuron.integrate_code, GATE_CODE, on_integrate))),
+        "\n".join(filter(None, (neuron.integrate_code, GATE_CODE if pseudo_gradient else "", on_integrate))),
         when="groups",
         order=STEP * position + INTEGRATE,
         name=f"{name}_integrate",
@@ -417,10 +419,42 @@ def activity_recording(groups, sample_clock, sample_dt) -> list:
     return objects
 
 
-def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, namespace: dict, dt):
-    """The pooling units after a conv layer: the group, the conv -> pool synapses, the per-step reset."""
-    if pooling not in POOL_CODE:
+def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, neuron, namespace: dict, dt):
+    """The pooling units after a conv layer: (the group, its Brian2 objects, its sample-reset code).
+
+    ``avg`` and ``max``: graded units whose ``P`` the conv -> pool synapses set in each
+    step and a per-step operation clears; ``lif``: a layer of ``neuron`` with fixed
+    synapses of weight :data:`LIF_POOL_GAIN` / window size from its window.
+    """
+    if pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
+    window = pool_window(conv_stage.conv)
+    pre, post = pool_connectivity(conv_stage.shape, window)
+    name = f"{conv_layer.name}_{stage.name}"
+    if pooling == "lif":
+        pool, integrate = spiking_layer(
+            neuron,
+            stage.size,
+            stage.position,
+            namespace,
+            dt,
+            stage.name,
+            Equations(STATISTICS_EQUATIONS),
+            pseudo_gradient=False,
+        )
+        synapses = Synapses(
+            conv_layer,
+            pool,
+            model="w : 1 (constant)  # fixed pooling weight",
+            on_pre=neuron.synaptic_input("w"),
+            namespace=namespace,
+            dt=dt,
+            name=name,
+        )
+        synapses.connect(i=pre, j=post)
+        synapses.w = LIF_POOL_GAIN / (window[0] * window[1])
+        synapses.pre.when, synapses.pre.order = "groups", STEP * conv_stage.position + PROPAGATE
+        return pool, [pool, integrate, synapses], "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
     pool = NeuronGroup(
         stage.size,
         Equations(POOL_EQUATIONS) + Equations(STATISTICS_EQUATIONS),
@@ -430,15 +464,13 @@ def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, nam
         name=stage.name,
     )
     schedule(pool, stage.position)
-    window = pool_window(conv_stage.conv)
-    pre, post = pool_connectivity(conv_stage.shape, window)
     synapses = Synapses(
         conv_layer,
         pool,
         on_pre=POOL_CODE[pooling].format(share=1.0 / (window[0] * window[1])),
         namespace=namespace,
         dt=dt,
-        name=f"{conv_layer.name}_{stage.name}",
+        name=name,
     )
     synapses.connect(i=pre, j=post)
     synapses.pre.when, synapses.pre.order = "groups", STEP * conv_stage.position + PROPAGATE
@@ -449,7 +481,7 @@ def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, nam
         order=STEP * stage.position + POOL_CLEAR,
         name=f"{stage.name}_step",
     )
-    return pool, synapses, step
+    return pool, [pool, synapses, step], "cnt = 0\nP = 0\nn_events = 0"
 
 
 @dataclass(frozen=True)
@@ -461,7 +493,7 @@ class Plasticity:
     on_post: str = ""  # at a postsynaptic spike (STDP)
 
 
-def _connection(pre, post, neuron, pre_spiking, namespace, dt, model, name, plasticity=None) -> Synapses:
+def _connection(pre, post, neuron, namespace, dt, model, name, plasticity=None) -> Synapses:
     """Synapses ``pre -> post`` with the forward pathway and the sample-end gradient pathway (eq. 8).
 
     Pathway ``pre`` adds the weights of this step's spikes (or ``w * P`` of
@@ -469,8 +501,9 @@ def _connection(pre, post, neuron, pre_spiking, namespace, dt, model, name, plas
     end, only the synapses of inputs active in it and accumulates their
     gradient (``delta_post * r_pre`` for BRP); STDP rules add a ``post`` pathway.
     """
-    forward = neuron.synaptic_input("w" if pre_spiking else "w * P_pre")
-    event = "spike" if pre_spiking else POOLED
+    graded = POOLED in pre.events  # avg or max pooling units (else spiking neurons)
+    forward = neuron.synaptic_input("w * P_pre" if graded else "w")
+    event = POOLED if graded else "spike"
     if model is None:
         return Synapses(pre, post, model="w : 1", on_pre=forward, on_event=event, namespace=namespace, dt=dt, name=name)
     plasticity = plasticity or Plasticity()
@@ -500,7 +533,7 @@ def _schedule_pathways(synapses: Synapses, pre_position: int) -> None:
 def dense_connection(pre, post, neuron, pre_stage: Stage, namespace: dict, dt, model=None, plasticity=None) -> Synapses:
     """All-to-all synapses ``pre -> post`` (row-major: synapse k = i * len(post) + j)."""
     name = f"{pre.name}_{post.name}"
-    synapses = _connection(pre, post, neuron, pre_stage.spiking, namespace, dt, model, name, plasticity)
+    synapses = _connection(pre, post, neuron, namespace, dt, model, name, plasticity)
     synapses.connect(i=np.repeat(np.arange(len(pre)), len(post)), j=np.tile(np.arange(len(post)), len(pre)))
     _schedule_pathways(synapses, pre_stage.position)
     return synapses
@@ -532,7 +565,7 @@ def lateral_inhibition(layer, neuron, position: int, strength: float, namespace:
 def conv_connection(pre, post, neuron, pre_stage: Stage, conv: Conv, namespace: dict, dt):
     """The explicit synapses of a spiking convolution ``pre -> post`` and the kernel element of each synapse."""
     model = Equations(CONV_SYNAPSE_EQUATIONS)
-    synapses = _connection(pre, post, neuron, pre_stage.spiking, namespace, dt, model, f"{pre.name}_{post.name}")
+    synapses = _connection(pre, post, neuron, namespace, dt, model, f"{pre.name}_{post.name}")
     i, j, element = conv_connectivity(pre_stage.shape, conv)
     synapses.connect(i=i, j=j)
     synapses.kernel_index = element

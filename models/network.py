@@ -95,7 +95,8 @@ class NetworkSpec:
     convs : tuple of Conv
         Spiking convolutions before the FC layers ``sizes``, each followed by pooling.
     pooling : str
-        'avg' (the authors' average pooling of spikes) or 'max'.
+        'avg' (the authors' average pooling of spikes), 'max', or 'lif' (a spiking pooling layer of
+        the layers' neuron model with fixed weights, :func:`models.layers.pooling_stage`).
     record : bool
         Record the firing statistics (per-sample activity of every stage, membrane traces).
     inputs : str
@@ -281,15 +282,12 @@ def build_network(
     for stage in stages[1:]:
         name = stage.name
         if stage.kind == "pool":
-            pool, pool_synapses, step = layers.pooling_stage(
-                previous, previous_stage, stage, spec.pooling, namespace, dt
+            pool, pooling, pool_reset = layers.pooling_stage(
+                previous, previous_stage, stage, spec.pooling, neuron, namespace, dt
             )
-            objects += [
-                pool,
-                pool_synapses,
-                step,
+            objects += pooling + [
                 sample_operation(pool, STATISTICS_CODE, ORDER_STATISTICS, T, f"{name}_statistics"),
-                sample_operation(pool, "cnt = 0\nP = 0\nn_events = 0", ORDER_RESET, T, f"{name}_reset"),
+                sample_operation(pool, pool_reset, ORDER_RESET, T, f"{name}_reset"),
             ]
             previous, previous_stage = pool, stage
             recorded.append(pool)

@@ -2,7 +2,7 @@
 
 The reference computes the convolution with ``scipy.signal.correlate`` (independent of
 the synapse construction in :mod:`models.layers`), the authors' recurrence per step
-(eq. 2), 2x2 pooling of spikes, a readout layer, and eqs. 4-10 with one SGD step.
+(eq. 2), 2x2 pooling of spikes (or eq. 2 pooling units), a readout layer, and eqs. 4-10 with one SGD step.
 """
 
 import numpy as np
@@ -10,6 +10,7 @@ import pytest
 from brian2 import SpikeMonitor, ms
 from scipy.signal import correlate
 
+from models.layers import LIF_POOL_GAIN
 from models.network import NetworkSpec, build_network
 from models.topology import Conv
 from models.training import feedback_matrices, initial_state, plan_run
@@ -51,6 +52,7 @@ def reference_update(rasters, labels, state, feedback, spec, lr):
         mem_c, spk_c, gate_c, cnt_c = (np.zeros(conv_shape) for _ in range(4))
         mem_o, spk_o, gate_o, cnt_o = (np.zeros(N_CLASSES) for _ in range(4))
         cnt_in, cnt_pool = np.zeros(in_shape), np.zeros(stages[2].shape)
+        mem_p, spk_p = np.zeros(stages[2].shape), np.zeros(stages[2].shape)
         for t in range(T):
             x = raster[t].reshape(in_shape)
             cnt_in += x
@@ -58,7 +60,12 @@ def reference_update(rasters, labels, state, feedback, spec, lr):
             gate_c += np.abs(mem_c - 0.5) < 0.5
             spk_c = (mem_c > 0.5).astype(float)
             cnt_c += spk_c
-            pooled = pool(spk_c, window, spec.pooling)
+            if spec.pooling == "lif":  # eq. 2 units driven by 2 / 4 of a spike from each window neuron
+                mem_p = mem_p * 0.2 * (1 - spk_p) + LIF_POOL_GAIN * pool(spk_c, window, "avg")
+                spk_p = (mem_p > 0.5).astype(float)
+                pooled = spk_p
+            else:
+                pooled = pool(spk_c, window, spec.pooling)
             cnt_pool += pooled
             mem_o = mem_o * 0.2 * (1 - spk_o) + pooled.ravel() @ W + bias_o
             gate_o += np.abs(mem_o - 0.5) < 0.5
@@ -95,10 +102,11 @@ CASES = [
     ((1, 6, 6), Conv(2, 3, 1, 1), "avg", "code"),
     ((2, 7, 5), Conv(3, 3, 2, 1), "max", "paper"),
     ((2, 9), Conv(3, 3, 1, 1, dims=1), "avg", "code"),
+    ((1, 6, 6), Conv(2, 3, 1, 1), "lif", "paper"),
 ]
 
 
-@pytest.mark.parametrize("input_shape, conv, pooling, form", CASES, ids=["2d-avg", "2d-stride-max", "1d-avg"])
+@pytest.mark.parametrize("input_shape, conv, pooling, form", CASES, ids=["2d-avg", "2d-stride-max", "1d-avg", "2d-lif"])
 def test_conv_minibatch_matches_numpy_reference(input_shape, conv, pooling, form):
     rng = np.random.default_rng(3)
     n_in = int(np.prod(input_shape))
