@@ -194,6 +194,15 @@ class RunInputs:
     trace_on: np.ndarray  # (n_sample_slots,) 1 in the sample slots whose membrane traces are recorded
 
 
+def stdp_trained(spec: NetworkSpec, stage) -> bool:
+    """Whether the synapses into ``stage`` learn by STDP: ``brp-stdp``'s hidden layers, ``rstdp``'s readout."""
+    if spec.rule not in stdp.RULES or not stage.trained:
+        return False
+    if stage.kind == "output":
+        return spec.rule == "rstdp"  # brp-stdp keeps BRP's delta rule at the readout
+    return spec.rule not in stdp.FIXED_HIDDEN
+
+
 def delta_order(position: int, n_layers: int) -> int:
     """Local errors are computed from the output backwards (pseudo-BP needs the layer above first)."""
     return -90 + 2 * (n_layers - position)
@@ -243,8 +252,10 @@ def build_network(
 
     objects = []
     stages = spec.stages
-    timing = spec.rule in stdp.RULES  # spike traces for the STDP eligibility
-    trace_model, trace_spike = (stdp.TRACE_EQUATION, stdp.TRACE_ON_SPIKE) if timing else ("", "")
+    # a group keeps a spike trace where STDP-trained synapses read it: its incoming or its outgoing ones
+    pairing = [stdp_trained(spec, stage) for stage in stages] + [False]
+    traced = [pairing[k] or pairing[k + 1] for k in range(len(stages))]
+    trace_model, trace_spike = (stdp.TRACE_EQUATION, stdp.TRACE_ON_SPIKE) if traced[0] else ("", "")
     make_input = encoding.bernoulli_input if spec.inputs == "rate" else encoding.frame_input
     input_group = make_input(
         spec.n_inputs,
@@ -265,21 +276,11 @@ def build_network(
         reward_group.hit_rate = weights["reward.hit_rate"]
 
     neuron_model = {"brp": brp.neuron_equations, "bp": bp.neuron_equations}.get(spec.rule)
-    layer_model = (neuron_model() if neuron_model else stdp.neuron_equations(spec.rule)) + Equations(
-        STATISTICS_EQUATIONS
-    )
-    layer_model += Equations(trace_model)
-    plasticity = (
-        layers.Plasticity(stdp.ACCUMULATE[spec.rule], stdp.ON_PRE, stdp.ON_POST) if timing else layers.Plasticity()
-    )
+    learning_model = neuron_model() if neuron_model else stdp.neuron_equations(spec.rule)
     last_position = stages[-1].position
-    trace_reset = "\n" + stdp.TRACE_RESET if timing else ""
-    reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code + trace_reset
-    if decides:
-        reset_code += "\n" + stdp.POTENTIAL_RESET
     previous, previous_stage = input_group, stages[0]
     recorded = [input_group]
-    for stage in stages[1:]:
+    for index, stage in enumerate(stages[1:], start=1):
         name = stage.name
         if stage.kind == "pool":
             pool, pooling, pool_reset = layers.pooling_stage(
@@ -294,6 +295,14 @@ def build_network(
             continue
         role = "output" if stage.kind == "output" else "hidden"
         fixed = spec.rule in stdp.FIXED_HIDDEN and role == "hidden"  # R-STDP: a readout on fixed random features
+        sums_potential = decides and role == "output"
+        layer_model = Equations(STATISTICS_EQUATIONS) + (Equations("") if fixed else learning_model)
+        reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
+        if traced[index]:
+            layer_model += Equations(stdp.TRACE_EQUATION)
+            reset_code += "\n" + stdp.TRACE_RESET
+        if sums_potential:
+            reset_code += "\n" + stdp.POTENTIAL_RESET
         layer, integrate = layers.spiking_layer(
             neuron,
             stage.size,
@@ -303,8 +312,9 @@ def build_network(
             name,
             layer_model,
             traces=spec.record,
-            on_spike=trace_spike,
-            on_integrate=stdp.POTENTIAL_SUM if decides and role == "output" else "",
+            on_spike=stdp.TRACE_ON_SPIKE if traced[index] else "",
+            on_integrate=stdp.POTENTIAL_SUM if sums_potential else "",
+            pseudo_gradient=not fixed,
         )
         if spec.record:
             objects += layers.trace_monitors(layer, stage.position, layers.traced_neurons(stage))
@@ -324,11 +334,12 @@ def build_network(
             learned = {}
         else:
             backward = spec.rule == "bp" and stage.position > 1
-            # BRP-STDP replaces the hidden layers' local update; the readout keeps BRP's delta rule
-            rate_based = spec.rule in ("brp", "bp") or (spec.rule == "brp-stdp" and role == "output")
-            model = {"bp": bp.synapse_equations(backward), "rstdp": stdp.synapse_equations()}.get(
-                spec.rule, brp.synapse_equations() if rate_based else stdp.synapse_equations()
-            )
+            if pairing[index]:
+                model = stdp.synapse_equations()
+                plasticity = layers.Plasticity(stdp.ACCUMULATE[spec.rule], stdp.ON_PRE, stdp.ON_POST)
+            else:
+                model = bp.synapse_equations(backward) if spec.rule == "bp" else brp.synapse_equations()
+                plasticity = layers.Plasticity()
             synapses = layers.dense_connection(
                 previous,
                 layer,
@@ -337,7 +348,7 @@ def build_network(
                 namespace,
                 dt,
                 model=model,
-                plasticity=layers.Plasticity() if rate_based else plasticity,
+                plasticity=plasticity,
             )
             if backward:
                 at_sample_end(synapses, "bp_pre", sample_clock, delta_order(stage.position, last_position) + 1)
@@ -387,7 +398,9 @@ def build_network(
     )
     objects += [
         sample_operation(input_group, STATISTICS_CODE, ORDER_STATISTICS, T, "input_statistics"),
-        sample_operation(input_group, "cnt = 0" + trace_reset, ORDER_RESET, T, "input_reset"),
+        sample_operation(
+            input_group, "cnt = 0" + ("\n" + stdp.TRACE_RESET if traced[0] else ""), ORDER_RESET, T, "input_reset"
+        ),
         sample_operation(reward_group, "lcnt = 0", ORDER_RESET, T, "reward_reset"),
         StateMonitor(
             previous,
