@@ -442,18 +442,10 @@ def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, neu
             Equations(STATISTICS_EQUATIONS),
             pseudo_gradient=False,
         )
-        synapses = Synapses(
-            conv_layer,
-            pool,
-            model="w : 1 (constant)  # fixed pooling weight",
-            on_pre=neuron.synaptic_input("w"),
-            namespace=namespace,
-            dt=dt,
-            name=name,
+        weight = LIF_POOL_GAIN / (window[0] * window[1])
+        synapses = fixed_synapses(
+            conv_layer, pool, neuron, weight, conv_stage.position, "pooling", namespace, dt, name, i=pre, j=post
         )
-        synapses.connect(i=pre, j=post)
-        synapses.w = LIF_POOL_GAIN / (window[0] * window[1])
-        synapses.pre.when, synapses.pre.order = "groups", STEP * conv_stage.position + PROPAGATE
         return pool, [pool, integrate, synapses], "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
     pool = NeuronGroup(
         stage.size,
@@ -547,17 +539,26 @@ def lateral_inhibition(layer, neuron, position: int, strength: float, namespace:
     moves the potential at once for eq. 2 and through the inhibitory conductance for the COBA neuron.
     Outputs that spike in the same step inhibit each other alike: their tie is left to the decision.
     """
+    name = f"{layer.name}_inhibition"
+    return fixed_synapses(
+        layer, layer, neuron, -strength, position, "lateral inhibition", namespace, dt, name, condition="i != j"
+    )
+
+
+def fixed_synapses(pre, post, neuron, weight: float, position: int, role: str, namespace, dt, name, **connection):
+    """Synapses of one fixed ``weight`` (in ``w_unit``), connected by ``connection`` (Brian2's ``connect``
+    arguments) and propagating in the slot of ``pre``'s ``position``."""
     synapses = Synapses(
-        layer,
-        layer,
-        model="w : 1 (constant)  # lateral inhibition",
+        pre,
+        post,
+        model=f"w : 1 (constant)  # {role}",
         on_pre=neuron.synaptic_input("w"),
         namespace=namespace,
         dt=dt,
-        name=f"{layer.name}_inhibition",
+        name=name,
     )
-    synapses.connect(condition="i != j")
-    synapses.w = -strength
+    synapses.connect(**connection)
+    synapses.w = weight
     synapses.pre.when, synapses.pre.order = "groups", STEP * position + PROPAGATE
     return synapses
 
