@@ -222,7 +222,7 @@ def build_network(
     ``conv1_kernel`` and ``conv1_channel`` (shared kernel and biases); synapses
     ``input_conv1``, ``pool1_hidden1`` ... (into each stage), ``feedback_hidden1`` ...,
     ``feedback_output`` (``rstdp``: ``dopamine_output``, ``output_inhibition``, ``decision_rivals``,
-    ``decision_outcome`` instead); monitor ``readout`` (spike counts; ``rstdp`` also ``vsum``);
+    ``decision_outcome`` instead); monitor ``readout`` (spike counts ``cnt`` and summed potentials ``vsum``);
     TimedArrays ``data``, ``order``, ``label``, ``split_prev``, ``step_size``, ``adam_eps``, ``adam_on``,
     ``grad_scale``, ``trace_on``.
     Recording (the firing statistics of :mod:`models.training`): ``activity_monitor`` (per sample
@@ -295,14 +295,16 @@ def build_network(
             continue
         role = "output" if stage.kind == "output" else "hidden"
         fixed = spec.rule in stdp.FIXED_HIDDEN and role == "hidden"  # R-STDP: a readout on fixed random features
-        sums_potential = decides and role == "output"
+        sums_potential = role == "output"  # the readout's tie-break
         layer_model = Equations(STATISTICS_EQUATIONS) + (Equations("") if fixed else learning_model)
+        if sums_potential:
+            layer_model += Equations(reward.READOUT_EQUATION)
         reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
         if traced[index]:
             layer_model += Equations(stdp.TRACE_EQUATION)
             reset_code += "\n" + stdp.TRACE_RESET
         if sums_potential:
-            reset_code += "\n" + stdp.POTENTIAL_RESET
+            reset_code += "\n" + reward.POTENTIAL_RESET
         layer, integrate = layers.spiking_layer(
             neuron,
             stage.size,
@@ -313,7 +315,7 @@ def build_network(
             layer_model,
             traces=spec.record,
             on_spike=stdp.TRACE_ON_SPIKE if traced[index] else "",
-            on_integrate=stdp.POTENTIAL_SUM if sums_potential else "",
+            on_integrate=reward.POTENTIAL_SUM if sums_potential else "",
             pseudo_gradient=not fixed,
         )
         if spec.record:
@@ -404,7 +406,7 @@ def build_network(
         sample_operation(reward_group, "lcnt = 0", ORDER_RESET, T, "reward_reset"),
         StateMonitor(
             previous,
-            ["cnt", "vsum"] if decides else "cnt",
+            ["cnt", "vsum"],
             record=True,
             dt=T,
             when="start",

@@ -25,6 +25,11 @@ lcnt : 1  # label spikes in the current sample: T x one-hot (eq. 4)
 y : 1  # output rate of this class in the sample (eq. 6)
 tp : 1  # reward signal TP (eqs. 4, 5, 7)
 """
+# The readout of every rule: the output with the most spikes wins, ties broken by the summed potential.
+READOUT_EQUATION = "vsum : 1  # membrane potential as the threshold sees it, summed over the sample (mV)"
+POTENTIAL_SUM = "vsum += v / mV"
+POTENTIAL_RESET = "vsum = 0"
+
 # The network's decision and the dopamine it releases (dopamine-modulated STDP, models/rules/stdp.py).
 DECISION_EQUATIONS = """
 vsum : 1  # summed membrane potential of this class's output in the sample (the tie-break)

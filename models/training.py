@@ -63,8 +63,9 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
 
 
 def decisions(counts: np.ndarray, vsum: np.ndarray) -> np.ndarray:
-    """The network's decision per sample (columns), as :func:`models.reward.decision` takes it: the output
-    with the most spikes, ties broken by the summed potential; -1 (no decision) when silent or still tied."""
+    """The prediction of every rule for each sample (columns): the output with the most spikes, ties broken
+    by the summed potential; -1 (no decision, counted wrong) when silent or still tied. ``rstdp``'s reward
+    group takes the same decision (:func:`models.reward.decision`)."""
     top = counts.max(axis=0)
     tied = counts == top
     leaders = tied & (vsum == np.where(tied, vsum, -np.inf).max(axis=0))
@@ -228,10 +229,7 @@ class Trainer:
         new_state["optimizer_steps"] = np.array([steps], dtype=float)
         n_run = len(train_rows) + len(test_rows)
         counts = np.asarray(net["readout"].cnt[:])[:, 1 : n_run + 1]  # (n_classes, samples)
-        if self.spec.rule == "rstdp":
-            predictions = decisions(counts, np.asarray(net["readout"].vsum[:])[:, 1 : n_run + 1])
-        else:
-            predictions = np.argmax(counts, axis=0)
+        predictions = decisions(counts, np.asarray(net["readout"].vsum[:])[:, 1 : n_run + 1])
         truth = self.labels[np.concatenate([train_rows, test_rows]).astype(int)]
         correct = predictions == truth
         n_train = len(train_rows)

@@ -14,16 +14,21 @@ N_IN, SIZES = 5, (4, 3)
 
 
 def reference_update(raster_per_sample, labels, state, feedback, form, signal, optimizer, lr, rule="brp"):
-    """Numpy reference: authors' recurrence per step, then eqs. 4-10 and one SGD/Adam step."""
+    """Numpy reference: authors' recurrence per step, then eqs. 4-10 and one SGD/Adam step.
+
+    Returns the parameters after the step and the readout's tie-break, the output potentials
+    summed over each sample's steps (samples x outputs)."""
     W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
     b = [state["hidden1.bias"], state["output.bias"]]
     B = feedback["hidden1"]
     grads = [np.zeros_like(W[0]), np.zeros_like(W[1]), np.zeros_like(b[0]), np.zeros_like(b[1])]
+    vsums = []
     for raster, label in zip(raster_per_sample, labels):
         mem = [np.zeros(n) for n in SIZES]
         spk = [np.zeros(n) for n in SIZES]
         cnt = [raster.sum(axis=0)] + [np.zeros(n) for n in SIZES]
         gate = [np.zeros(n) for n in SIZES]
+        vsum = np.zeros(SIZES[1])
         for t in range(T):
             s = raster[t]
             for k in range(2):
@@ -32,6 +37,8 @@ def reference_update(raster_per_sample, labels, state, feedback, form, signal, o
                 spk[k] = (mem[k] > 0.5).astype(float)
                 cnt[k + 1] += spk[k]
                 s = spk[k]
+            vsum += mem[1]
+        vsums.append(vsum)
         onehot = np.eye(SIZES[1])[label]
         y = cnt[2] / T  # eq. 6
         tp = {"label": onehot, "error": y - onehot, "sign": np.sign(y - onehot)}[signal]  # eqs. 4, 5, 7
@@ -58,7 +65,7 @@ def reference_update(raster_per_sample, labels, state, feedback, form, signal, o
             v = (1 - brp.ADAM_BETA2) * g * g
             m_hat, v_hat = m / (1 - brp.ADAM_BETA1), v / (1 - brp.ADAM_BETA2)
             out[key] = p - lr * m_hat / (np.sqrt(v_hat) + brp.ADAM_EPS)
-    return {k: v.ravel() for k, v in out.items()}
+    return {k: v.ravel() for k, v in out.items()}, np.array(vsums)
 
 
 CASES = [("brp", form, signal) for form in brp.FORMS for signal in brp.SIGNALS] + [("bp", "code", "label")]
@@ -100,7 +107,9 @@ def test_minibatch_update_matches_numpy_reference(rule, form, signal, optimizer)
     rasters = sample_rasters(spikes, n_train, T, N_IN)
     assert sum(r.sum() for r in rasters) > 0
     assert np.asarray(counts.cnt)[:, 1:3].sum() > 0, "the hidden layer should spike in the training samples"
-    expected = reference_update(rasters, labels[:n_train], state, feedback, form, signal, optimizer, lr, rule)
+    expected, vsums = reference_update(rasters, labels[:n_train], state, feedback, form, signal, optimizer, lr, rule)
+    readout = np.asarray(net["readout"].vsum)[:, 1 : n_train + 1].T
+    np.testing.assert_allclose(readout, vsums, rtol=0, atol=1e-9, err_msg="summed output potentials (tie-break)")
     for key, value in expected.items():
         group, variable = key.split(".")
         got = np.asarray(getattr(net[group], variable)[:])

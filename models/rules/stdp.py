@@ -61,13 +61,8 @@ ELIGIBILITY = "c : 1  # STDP eligibility of the synapse, integrated over the sam
 ON_PRE = "c -= A_minus * xtrace_post"
 ON_POST = "c += A_plus * xtrace_pre"
 
-# The decision's tie-break between outputs with equal spike counts: the summed potential.
-POTENTIAL_SUM = "vsum += v / mV"
-POTENTIAL_RESET = "vsum = 0"
-
 NEURON_VARIABLES = {
-    "rstdp": "da : 1  # dopamine: the reward if this output won the decision, else 0\n"
-    "vsum : 1  # membrane potential as the threshold sees it, summed over the sample (mV)",
+    "rstdp": "da : 1  # dopamine: the reward if this output won the decision, else 0",
     "brp-stdp": "err : 1  # BRP local error of the sample (eqs. 8, 9) without the pseudo-gradient",
 }
 ACCUMULATE = {
