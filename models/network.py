@@ -297,14 +297,13 @@ def build_network(
         fixed = spec.rule in stdp.FIXED_HIDDEN and role == "hidden"  # R-STDP: a readout on fixed random features
         sums_potential = role == "output"  # the readout's tie-break
         layer_model = Equations(STATISTICS_EQUATIONS) + (Equations("") if fixed else learning_model)
+        reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
         if sums_potential:
             layer_model += Equations(reward.READOUT_EQUATION)
-        reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
+            reset_code += "\n" + reward.POTENTIAL_RESET
         if traced[index]:
             layer_model += Equations(stdp.TRACE_EQUATION)
             reset_code += "\n" + stdp.TRACE_RESET
-        if sums_potential:
-            reset_code += "\n" + reward.POTENTIAL_RESET
         layer, integrate = layers.spiking_layer(
             neuron,
             stage.size,
