@@ -34,7 +34,7 @@ from brian2 import (
     ms,
 )
 
-from models import encoding, layers, reward
+from models import encoding, layers, propagation, reward
 from models.layers import (
     ORDER_APPLY,
     ORDER_DECISION,
@@ -99,6 +99,10 @@ class NetworkSpec:
         the layers' neuron model with fixed weights, :func:`models.layers.pooling_stage`).
     record : bool
         Record the firing statistics (per-sample activity of every stage, membrane traces).
+    propagation : str
+        'auto': in cpp_standalone, pathways skip Brian2's spike queue where their structure allows
+        (dense rows for all-to-all, per-source synapse lists otherwise, :mod:`models.propagation`);
+        'generic': Brian2's own path everywhere (bit-identical results, slower).
     inputs : str
         'rate': intensities encoded by eq. 3 (``data`` is rows x inputs); 'events': binary
         frames, one per time step, fed directly (``data`` is :func:`models.encoding.pack_frames`).
@@ -123,8 +127,11 @@ class NetworkSpec:
     pooling: str = "avg"
     inputs: str = "rate"
     record: bool = True
+    propagation: str = "auto"
 
     def __post_init__(self):
+        if self.propagation not in propagation.PROPAGATIONS:
+            raise ValueError(f"unknown propagation {self.propagation!r}; expected one of {propagation.PROPAGATIONS}")
         if self.rule not in RULES:
             raise ValueError(f"unknown rule {self.rule!r}; expected one of {RULES}")
         if self.inputs not in ("rate", "events"):
@@ -172,7 +179,7 @@ class NetworkSpec:
         return (
             f"{self.n_inputs}|{self.sizes}|{self.n_rows}|{self.n_slots}|{self.T}|{self.dt!r}|"
             f"{self.neuron.kind}:{neuron}|{self.alpha}|{self.signal}|{self.form}|{self.optimizer}|"
-            f"{self.batch_size}|{self.precision}|{self.rule}|{self.input_shape}|{self.convs}|{self.pooling}|{self.inputs}|{self.record}"
+            f"{self.batch_size}|{self.precision}|{self.rule}|{self.input_shape}|{self.convs}|{self.pooling}|{self.inputs}|{self.record}|{self.propagation}"
         )
 
 
@@ -413,4 +420,5 @@ def build_network(
             name="readout",
         ),
     ]
+    propagation.attach(objects, spec.propagation)
     return Network(*objects, name="brp_snn")
