@@ -35,8 +35,12 @@ MODELS_DIR = Path(__file__).resolve().parent
 
 
 PRECISIONS = {"float64": np.float64, "float32": np.float32}
-# brian2 already compiles with -O3 -ffast-math -march=native; unrolling measured a few % faster here
-EXTRA_GCC_ARGS = ["-funroll-loops"]
+# brian2 already compiles with -O3 -ffast-math -march=native; unrolling measured a few % faster here.
+# -fno-associative-math: floating-point expressions are evaluated as Brian2 generates them. With -ffast-math's
+# reassociation the compiler orders a product such as inv_T * (delta_post * cnt_pre) differently in loops of
+# different shapes, so the queue-free propagation (models/propagation) and Brian2's path would differ in the
+# last bits; without it, both give the same arrays, bit for bit.
+EXTRA_GCC_ARGS = ["-funroll-loops", "-fno-associative-math"]
 # The standard headers of Brian2's generated C++. Parsing them was 80% of each file's compile time here, so
 # cpp_standalone builds include them precompiled: gcc uses the .gch only where it was built with the same
 # flags, and otherwise reads the header itself (same program, slower build).

@@ -564,17 +564,27 @@ def fixed_synapses(pre, post, neuron, weight: float, position: int, role: str, n
 
 
 def conv_connection(pre, post, neuron, pre_stage: Stage, conv: Conv, namespace: dict, dt):
-    """The explicit synapses of a spiking convolution ``pre -> post`` and the kernel element of each synapse."""
+    """The explicit synapses of a spiking convolution ``pre -> post``, and for its tie: the kernel element and
+    the synapse of every copy, in the order of :func:`conv_connectivity` (kernel-major).
+
+    The synapses are numbered source-major (sorted by presynaptic, then postsynaptic neuron), so each
+    input's synapses lie together in memory for the propagation (:mod:`models.propagation`); every
+    target still receives its inputs in ascending order of source, and the tie sums the copies of an
+    element in kernel-major order, as before the renumbering.
+    """
     model = Equations(CONV_SYNAPSE_EQUATIONS)
     synapses = _connection(pre, post, neuron, namespace, dt, model, f"{pre.name}_{post.name}")
     i, j, element = conv_connectivity(pre_stage.shape, conv)
-    synapses.connect(i=i, j=j)
-    synapses.kernel_index = element
+    order = np.lexsort((j, i))
+    synapses.connect(i=i[order], j=j[order])
+    synapses.kernel_index = element[order]
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
     _schedule_pathways(synapses, pre_stage.position)
-    return synapses, element
+    return synapses, element, position
 
 
-def shared_parameters(conv_synapses, element, conv_layer, stage: Stage, in_channels: int, namespace, batch_dt, clock):
+def shared_parameters(conv_synapses, copies, conv_layer, stage: Stage, in_channels: int, namespace, batch_dt, clock):
     """The kernel and channel groups of a conv layer and their ties (DESIGN.md, mechanism 4).
 
     At each minibatch boundary: the ties sum the synapses' (and neurons') gradients
@@ -582,7 +592,7 @@ def shared_parameters(conv_synapses, element, conv_layer, stage: Stage, in_chann
     on the kernel groups at ``ORDER_APPLY`` (added by the caller); the ties copy
     the new values back at ``ORDER_TIE_COPY``, and the copies' gradients are cleared.
     At t = 0 the copy initialises every synapse and neuron from the kernel groups.
-    ``element`` holds the kernel element of each conv synapse. Returns (kernel group,
+    ``copies`` = (kernel element, conv synapse) of every copy, in the order the sums run. Returns (kernel group,
     channel group, Brian2 objects to add).
     """
     n_elements = int(np.prod(kernel_shape(stage.conv, in_channels)))
@@ -593,7 +603,8 @@ def shared_parameters(conv_synapses, element, conv_layer, stage: Stage, in_chann
         stage.shape[0], Equations(CHANNEL_EQUATIONS), namespace=namespace, dt=clock.dt, name=f"{stage.name}_channel"
     )
     kernel_tie = Synapses(kernel, conv_synapses, TIE_EQUATIONS.format(p="w"), name=f"{stage.name}_tie")
-    kernel_tie.connect(i=element, j=np.arange(len(element)))
+    element, synapse = copies
+    kernel_tie.connect(i=element, j=synapse)
     channel_tie = Synapses(channel, conv_layer, TIE_EQUATIONS.format(p="bias"), name=f"{stage.name}_channel_tie")
     channel_tie.connect(i=np.repeat(np.arange(stage.shape[0]), stage.size // stage.shape[0]), j=np.arange(stage.size))
     objects = [kernel, channel, kernel_tie, channel_tie]

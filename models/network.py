@@ -327,11 +327,11 @@ def build_network(
         if spec.record:
             objects += layers.trace_monitors(layer, stage.position, layers.traced_neurons(stage))
         if stage.kind == "conv":
-            synapses, element = layers.conv_connection(
+            synapses, *copies = layers.conv_connection(
                 previous, layer, neuron, previous_stage, stage.conv, namespace, dt
             )
             kernel, channel, shared = layers.shared_parameters(
-                synapses, element, layer, stage, previous_stage.shape[0], namespace, batch_dt, batch_clock
+                synapses, copies, layer, stage, previous_stage.shape[0], namespace, batch_dt, batch_clock
             )
             objects += shared
             learned = {kernel: ("w", "w_m", "w_v"), channel: ("bias", "bias_m", "bias_v")}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import mV
 
-from models import layers
+from models import layers, propagation
 from models.devices import DeviceError, check_device
 from models.encoding import pack_frames
 from models.layers import POOLINGS
@@ -104,6 +104,13 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
         help="cpp_standalone: compiled for the CPU; cuda: brian2cuda for an NVIDIA GPU; runtime: numpy, slow",
     )
     p.add_argument("--precision", choices=("float64", "float32"), default="float64", help="state variables' type")
+    p.add_argument(
+        "--propagation",
+        choices=propagation.PROPAGATIONS,
+        default="auto",
+        help="auto: compiled pathways skip Brian2's spike queue where their structure allows (dense rows for "
+        "all-to-all); generic: Brian2's own path (the same results, bit for bit, slower)",
+    )
     p.add_argument("--limit-train", type=positive(int), default=None, help="use the first N training samples")
     p.add_argument("--limit-test", type=positive(int), default=None, help="use the first N test samples")
     p.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
@@ -133,6 +140,7 @@ SETTINGS = (
     "seed",
     "device",
     "precision",
+    "propagation",
     "limit_train",
     "limit_test",
 )
@@ -197,6 +205,7 @@ def _run(protocol, load, args, argv) -> int:
         optimizer=args.optimizer,
         batch_size=args.batch_size,
         precision=args.precision,
+        propagation=args.propagation,
         rule=args.rule,
         input_shape=dataset.input_shape if convs else (),
         convs=convs,

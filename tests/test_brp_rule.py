@@ -1,5 +1,7 @@
 """One minibatch of BRP (and of pseudo-BP) in Brian2 against a numpy reference of eqs. 2-10."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from brian2 import SpikeMonitor, StateMonitor, ms
@@ -8,6 +10,7 @@ from models.network import NetworkSpec, build_network
 from models.rules import brp
 from models.training import feedback_matrices, initial_state, plan_run
 from tests.rasters import sample_rasters
+from tests.standalone import compiled_cases, simulate
 
 T = 6
 N_IN, SIZES = 5, (4, 3)
@@ -68,28 +71,23 @@ def reference_update(raster_per_sample, labels, state, feedback, form, signal, o
     return {k: v.ravel() for k, v in out.items()}, np.array(vsums)
 
 
-CASES = [("brp", form, signal) for form in brp.FORMS for signal in brp.SIGNALS] + [("bp", "code", "label")]
+CASES = [
+    (rule, form, signal, optimizer, "runtime")
+    for rule, form, signal in [("brp", f, s) for f in brp.FORMS for s in brp.SIGNALS] + [("bp", "code", "label")]
+    for optimizer in brp.OPTIMIZERS
+] + compiled_cases(("brp", "paper", "error", "adam"), ("bp", "code", "label", "adam"))
 
 
-@pytest.mark.parametrize("optimizer", brp.OPTIMIZERS)
-@pytest.mark.parametrize("rule, form, signal", CASES)
-def test_minibatch_update_matches_numpy_reference(rule, form, signal, optimizer):
+@pytest.mark.parametrize("rule, form, signal, optimizer, target", CASES)
+def test_minibatch_update_matches_numpy_reference(rule, form, signal, optimizer, target, build_cache):
+    """On the runtime device, and compiled (queue-free and Brian2's propagation) for a few cases."""
     rng = np.random.default_rng(7)
     n_train, batch = 2, 2
     data = rng.uniform(0.3, 1.0, (3, N_IN))
     labels = np.array([1, 2, 0])
-    spec = NetworkSpec(
-        n_inputs=N_IN,
-        sizes=SIZES,
-        n_rows=3,
-        n_slots=3,
-        T=T,
-        signal=signal,
-        form=form,
-        optimizer=optimizer,
-        batch_size=batch,
-        rule=rule,
-    )
+    common = dict(n_inputs=N_IN, sizes=SIZES, n_rows=3, n_slots=3, T=T, batch_size=batch, rule=rule)
+    common.update(signal=signal, form=form, optimizer=optimizer)
+    spec = NetworkSpec(**common)
     feedback = feedback_matrices(spec, rng)
     state = initial_state(spec, rng)
     # large enough initial weights that both layers spike
@@ -98,20 +96,24 @@ def test_minibatch_update_matches_numpy_reference(rule, form, signal, optimizer)
     lr = 0.05
     inputs, steps = plan_run(spec, np.arange(n_train), np.array([2]), labels, lr, 0)
     assert steps == 1
-    net = build_network(spec, data, inputs, state, feedback)
-    spikes = SpikeMonitor(net["input"], name="input_spikes")
-    counts = StateMonitor(net["hidden1"], "cnt", record=True, dt=T * ms, when="start", order=-10)
-    net.add(spikes, counts)
-    net.run(spec.duration)
 
-    rasters = sample_rasters(spikes, n_train, T, N_IN)
+    def make_network(propagation):
+        net = build_network(replace(spec, propagation=propagation), data, inputs, state, feedback)
+        spikes = SpikeMonitor(net["input"], name="input_spikes")
+        counts = StateMonitor(
+            net["hidden1"], "cnt", record=True, dt=T * ms, when="start", order=-10, name="hidden_counts"
+        )
+        net.add(spikes, counts)
+        return net, spec.duration
+
+    arrays = simulate(make_network, target, build_cache, f"{spec.key()}|brp reference")
+    rasters = sample_rasters(arrays, "input_spikes", n_train, T, N_IN)
     assert sum(r.sum() for r in rasters) > 0
-    assert np.asarray(counts.cnt)[:, 1:3].sum() > 0, "the hidden layer should spike in the training samples"
+    assert arrays["hidden_counts.cnt"][1:3].sum() > 0, "the hidden layer should spike in the training samples"
     expected, vsums = reference_update(rasters, labels[:n_train], state, feedback, form, signal, optimizer, lr, rule)
-    readout = np.asarray(net["readout"].vsum)[:, 1 : n_train + 1].T
+    readout = arrays["readout.vsum"][1 : n_train + 1]
     np.testing.assert_allclose(readout, vsums, rtol=0, atol=1e-9, err_msg="summed output potentials (tie-break)")
     for key, value in expected.items():
-        group, variable = key.split(".")
-        got = np.asarray(getattr(net[group], variable)[:])
+        got = arrays[key]
         np.testing.assert_allclose(got, value, rtol=0, atol=1e-9, err_msg=f"{key} after one minibatch")
         assert not np.allclose(got, state[key]), f"{key} did not change"

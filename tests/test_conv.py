@@ -5,9 +5,11 @@ the synapse construction in :mod:`models.layers`), the authors' recurrence per s
 (eq. 2), 2x2 pooling of spikes (or eq. 2 pooling units), a readout layer, and eqs. 4-10 with one SGD step.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-from brian2 import SpikeMonitor, ms
+from brian2 import SpikeMonitor
 from scipy.signal import correlate
 
 from models.layers import LIF_POOL_GAIN
@@ -15,6 +17,7 @@ from models.network import NetworkSpec, build_network
 from models.topology import Conv
 from models.training import feedback_matrices, initial_state, plan_run
 from tests.rasters import sample_rasters
+from tests.standalone import compiled_cases, simulate
 
 T = 6
 N_CLASSES = 3
@@ -98,16 +101,19 @@ def reference_update(rasters, labels, state, feedback, spec, lr):
     return {key: state[key] - lr * g / len(labels) for key, g in grads.items()}
 
 
-CASES = [
-    ((1, 6, 6), Conv(2, 3, 1, 1), "avg", "code"),
-    ((2, 7, 5), Conv(3, 3, 2, 1), "max", "paper"),
-    ((2, 9), Conv(3, 3, 1, 1, dims=1), "avg", "code"),
-    ((1, 6, 6), Conv(2, 3, 1, 1), "lif", "paper"),
-]
+CASES = {
+    "2d-avg": ((1, 6, 6), Conv(2, 3, 1, 1), "avg", "code"),
+    "2d-stride-max": ((2, 7, 5), Conv(3, 3, 2, 1), "max", "paper"),
+    "1d-avg": ((2, 9), Conv(3, 3, 1, 1, dims=1), "avg", "code"),
+    "2d-lif": ((1, 6, 6), Conv(2, 3, 1, 1), "lif", "paper"),
+}
+TARGETS = [(name, "runtime") for name in CASES] + compiled_cases(("2d-stride-max",), ("2d-lif",))
 
 
-@pytest.mark.parametrize("input_shape, conv, pooling, form", CASES, ids=["2d-avg", "2d-stride-max", "1d-avg", "2d-lif"])
-def test_conv_minibatch_matches_numpy_reference(input_shape, conv, pooling, form):
+@pytest.mark.parametrize("case, target", TARGETS)
+def test_conv_minibatch_matches_numpy_reference(case, target, build_cache):
+    """On the runtime device, and compiled (queue-free and Brian2's propagation) for two cases."""
+    input_shape, conv, pooling, form = CASES[case]
     rng = np.random.default_rng(3)
     n_in = int(np.prod(input_shape))
     data = rng.uniform(0.2, 1.0, (3, n_in))
@@ -131,23 +137,22 @@ def test_conv_minibatch_matches_numpy_reference(input_shape, conv, pooling, form
     state["pool1_output.w"] = rng.uniform(-0.02, 0.1, state["pool1_output.w"].size)
     lr = 0.1
     inputs, _ = plan_run(spec, np.arange(2), np.array([2]), labels, lr, 0)
-    net = build_network(spec, data, inputs, state, feedback)
-    spikes = SpikeMonitor(net["input"], name="input_spikes")
-    conv_spikes = SpikeMonitor(net["conv1"], name="conv_spikes")
-    net.add(spikes, conv_spikes)
-    net.run(spec.duration)
 
-    rasters = sample_rasters(spikes, 2, T, n_in)
-    assert np.sum(conv_spikes.t < 2 * T * ms) > 0, "the conv layer should spike in the training samples"
+    def make_network(propagation):
+        net = build_network(replace(spec, propagation=propagation), data, inputs, state, feedback)
+        net.add(SpikeMonitor(net["input"], name="input_spikes"), SpikeMonitor(net["conv1"], name="conv_spikes"))
+        return net, spec.duration
+
+    arrays = simulate(make_network, target, build_cache, f"{spec.key()}|conv reference")
+    rasters = sample_rasters(arrays, "input_spikes", 2, T, n_in)
+    assert np.sum(arrays["conv_spikes.t"] < 2 * T * 1e-3) > 0, "the conv layer should spike in the training samples"
     expected = reference_update(rasters, labels[:2], state, feedback, spec, lr)
     for key, value in expected.items():
-        group, variable = key.split(".")
-        got = np.asarray(getattr(net[group], variable)[:])
+        got = arrays[key]
         np.testing.assert_allclose(got, value, rtol=0, atol=1e-9, err_msg=f"{key} after one minibatch")
         assert np.max(np.abs(got - state[key])) > 1e-4, f"{key} did not change"
     # weight sharing: every synapse and neuron holds its kernel element / channel bias
-    synapses = net["input_conv1"]
-    kernel = np.asarray(net["conv1_kernel"].w[:])
-    np.testing.assert_array_equal(np.asarray(synapses.w[:]), kernel[np.asarray(synapses.kernel_index[:])])
+    kernel = arrays["conv1_kernel.w"]
+    np.testing.assert_array_equal(arrays["input_conv1.w"], kernel[arrays["input_conv1.kernel_index"]])
     channels = np.repeat(np.arange(conv.channels), spec.stages[1].size // conv.channels)
-    np.testing.assert_array_equal(np.asarray(net["conv1"].bias[:]), np.asarray(net["conv1_channel"].bias[:])[channels])
+    np.testing.assert_array_equal(arrays["conv1.bias"], arrays["conv1_channel.bias"][channels])

@@ -1,5 +1,7 @@
 """STDP-based rules (dopamine-modulated STDP, BRP-STDP): one minibatch in Brian2 against a numpy reference."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from brian2 import SpikeMonitor, StateMonitor, ms, mV
@@ -12,6 +14,7 @@ from models.reward import HIT_RATE_WINDOW
 from models.rules import stdp
 from models.training import decisions, feedback_matrices, initial_state, plan_run
 from tests.rasters import sample_rasters
+from tests.standalone import compiled_cases, simulate
 
 T = 6
 N_IN, SIZES = 5, (4, 3)
@@ -88,11 +91,14 @@ def reference_update(rasters, labels, state, feedback, rule, lr):
 
 
 @pytest.mark.parametrize(
-    "rule, seed, drive",
-    [("brp-stdp", 7, 0.6), ("rstdp", 2, 0.6), ("rstdp", 3, 0.6), ("rstdp", 4, 0.6), ("rstdp", 5, 1.0)],
+    "rule, seed, drive, target",
+    [("brp-stdp", 7, 0.6, "runtime"), ("rstdp", 2, 0.6, "runtime"), ("rstdp", 3, 0.6, "runtime")]
+    + [("rstdp", 4, 0.6, "runtime"), ("rstdp", 5, 1.0, "runtime")]
+    + compiled_cases(("brp-stdp", 7, 0.6), ("rstdp", 5, 1.0)),
 )
-def test_minibatch_update_matches_numpy_reference(rule, seed, drive):
-    """``drive`` scales the output weights: at 1.0 several outputs spike, so the winner-take-all acts."""
+def test_minibatch_update_matches_numpy_reference(rule, seed, drive, target, build_cache):
+    """``drive`` scales the output weights: at 1.0 several outputs spike, so the winner-take-all acts.
+    On the runtime device, and compiled (queue-free and Brian2's propagation) for two cases."""
     rng = np.random.default_rng(seed)
     brian_seed(seed)  # the encoder's random numbers: the decision (and so the dopamine) depends on them
     data = rng.uniform(0.3, 1.0, (3, N_IN))
@@ -104,26 +110,28 @@ def test_minibatch_update_matches_numpy_reference(rule, seed, drive):
     state["hidden1_output.w"] = rng.uniform(-0.3, drive, SIZES[0] * SIZES[1])  # outputs that differ: decisions
     lr = 0.05
     inputs, _ = plan_run(spec, np.arange(2), np.array([2]), labels, lr, 0)
-    net = build_network(spec, data, inputs, state, feedback)
-    spikes = SpikeMonitor(net["input"], name="input_spikes")
-    net.add(spikes)
-    net.run(spec.duration)
-    rasters = sample_rasters(spikes, 2, T, N_IN)
+
+    def make_network(propagation):
+        net = build_network(replace(spec, propagation=propagation), data, inputs, state, feedback)
+        net.add(SpikeMonitor(net["input"], name="input_spikes"))
+        return net, spec.duration
+
+    arrays = simulate(make_network, target, build_cache, f"{spec.key()}|stdp reference", seed)
+    rasters = sample_rasters(arrays, "input_spikes", 2, T, N_IN)
     expected = reference_update(rasters, labels[:2], state, feedback, rule, lr)
     if rule == "rstdp":  # the readout holds each sample's output counts and summed potentials (mV)
         W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
         b = [state["hidden1.bias"], state["output.bias"]]
         spikes, _, vsum = forward(rasters[0], W, b, stdp.WTA_INHIBITION)
-        np.testing.assert_array_equal(net["readout"].cnt[:, 1], spikes[2].sum(axis=0))
-        np.testing.assert_allclose(net["readout"].vsum[:, 1], vsum, rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(arrays["readout.cnt"][1], spikes[2].sum(axis=0))
+        np.testing.assert_allclose(arrays["readout.vsum"][1], vsum, rtol=0, atol=1e-9)
         if drive == 1.0:
             assert np.sum(spikes[2].sum(axis=0) > 0) >= 2, "several outputs should spike in this case"
             uninhibited, _, _ = forward(rasters[0], W, b, 0.0)
             assert not np.array_equal(uninhibited[2], spikes[2]), "the inhibition should change the output spikes"
     changed = set()
     for key, value in expected.items():
-        group, variable = key.split(".")
-        got = np.asarray(getattr(net[group], variable)[:])
+        got = arrays[key]
         np.testing.assert_allclose(got, value, rtol=0, atol=1e-9, err_msg=f"{rule}: {key} after one minibatch")
         if np.max(np.abs(got - state[key])) > 1e-6:
             changed.add(key)

@@ -1,4 +1,4 @@
-"""Queue-free synaptic propagation inside Brian2's code generation (DESIGN.md, mechanism 9).
+"""Queue-free synaptic propagation inside Brian2's code generation, for ``cpp_standalone``.
 
 Brian2's ``cpp_standalone`` delivers every event of a pathway through its spike
 queue: ``*_push_spikes`` copies the synapse ids of each spiking neuron into the
@@ -23,7 +23,8 @@ chooses, per pathway:
 
 Sources are visited in ascending order and each one's synapses in ascending id, as
 Brian2's queue delivers them, so every target variable sums its contributions in
-the same order: results are bit-identical to Brian2's path (``tests/test_propagation.py``).
+the same order: results are bit-identical to Brian2's path (``tests/test_propagation.py``;
+this needs ``-fno-associative-math``, :data:`models.devices.EXTRA_GCC_ARGS`).
 Each program run writes the chosen mode of every pathway to
 ``<results>/propagation_<pathway>.txt`` (:func:`chosen_modes`).
 """
@@ -42,8 +43,8 @@ MODES = ("queue", "direct", "dense")  # index = the mode's number in the generat
 TEMPLATES = ("synapses.cpp", "synapses_push_spikes.cpp")
 # sha256 of the Brian2 templates (brian2 2.10.1) whose code the overrides repeat in their 'queue' branch
 UPSTREAM_DIGESTS = {
-    "synapses.cpp": "",
-    "synapses_push_spikes.cpp": "",
+    "synapses.cpp": "a51e647fce2dec98f7c346389363b887b26cf46e97d1db6487cdbe29f8d2a344",
+    "synapses_push_spikes.cpp": "677e3c862bf328e0c86903811db3e0b8a9b17460fa4cac98a1429d5a40ee2fc4",
 }
 
 

@@ -24,7 +24,7 @@
 {% set _eventspace_variable = pathway.source.variables[pathway.eventspace_name] %}
 {% set _delay = pathway.variables['delay'] %}
 {% set _mode_function = '_brp_propagation_mode_' ~ pathway.name %}
-{# the pathway code's reads of the source and target index of synapse _idx #}
+{# the pathway code's reads of the source and target index of synapse _idx: the spiking source, an affine target #}
 {% set _source_read = get_array_name(pathway.synapse_sources) ~ '[_idx]' %}
 {% set _target_read = get_array_name(pathway.synapse_targets) ~ '[_idx]' %}
 {% set _list_code = vector_code|map('replace', _source_read, '_source')|list %}
@@ -32,9 +32,6 @@
 
 {% block extra_headers %}
 {{ super() }}
-// -ffast-math would let the compiler hoist a source's variables out of a row and reassociate the products
-// they enter (a * (b * c) computed as b * (a * c)): keep the order of the pathway's code, as Brian2's path does
-#pragma GCC optimize ("no-associative-math")
 #include <fstream>
 #include <string>
 #include <vector>
