@@ -2,13 +2,20 @@
 
     python -m benchmarks.conv [--data-dir ../shared/data/mnist] [--samples 1000]
                               [--topology CONV_32_5_1_2_FC_1000_FC_10] [--precision float64]
+                              [--propagation auto] [--checkpoint RUN/checkpoint.npz]
 
 Builds the topology with Brian2's profiling compiled in, trains on 90% of the
 samples and tests on the rest (one run = one compiled-program call), and prints
-samples/s, the firing rates, the synaptic events per sample of each stage, and
-the share of time per kind of operation. The last line compares with the FC
-network made of the same topology's FC layers on the same samples:
-``ratio_vs_fc_only: conv samples/s / FC-only samples/s``.
+(a) samples/s, the firing rates, the synaptic events per sample of each stage,
+the share of time per kind of operation and the nanoseconds per synaptic event of
+each pathway, forward and sample-end (:mod:`benchmarks.pathways`). It starts from
+the initial weights, or from a run folder's trained ones with ``--checkpoint``
+(activity, hence events, grows with training). Then (b) the FC network made of
+the topology's FC layers (initial weights) and (c) the same conv algorithm computed
+densely with numpy in minibatches of 50 (:class:`benchmarks.dense.DenseConvBRP`),
+on the same samples, on one core as the compiled program (BLAS limited to one thread)
+and on all cores. The last lines are ``ratio_vs_fc_only: a/b``,
+``ratio_vs_dense_batched_all_cores`` and ``ratio_vs_dense_batched: a/c`` (one core each).
 """
 
 from __future__ import annotations
@@ -17,14 +24,18 @@ import argparse
 import re
 import tempfile
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
+from benchmarks.dense import DenseConvBRP, samples_per_second
+from benchmarks.pathways import print_ns_per_event
 from benchmarks.throughput import mnist_shaped
-from models import layers
+from models import layers, propagation
 from models.network import NetworkSpec
 from models.topology import split_topology
 from models.training import Trainer, feedback_matrices, initial_state
+from protocols import runs
 
 T = 20
 # code-object name patterns -> kind of operation, first match wins
@@ -44,13 +55,26 @@ def kind_of(name: str) -> str:
     return next((kind for pattern, kind in KINDS if re.search(pattern, name)), "sample boundary (feedback, deltas)")
 
 
-def train_once(spec, x, y, profile, cache_dir):
+def starting_point(spec, checkpoint=None):
+    """Learned arrays, optimizer state and B^l: initial ones, or those of a checkpoint.npz that fits ``spec``."""
     rng = np.random.default_rng(0)
-    trainer = Trainer(spec, x, y, feedback_matrices(spec, rng), cache_dir=cache_dir, profile=profile)
+    feedback, state = feedback_matrices(spec, rng), initial_state(spec, rng)
+    if checkpoint is None:
+        return state, feedback
+    path = Path(checkpoint)
+    if path.name != "checkpoint.npz" or not path.is_file():
+        raise SystemExit(f"--checkpoint: {path} is not a run folder's checkpoint.npz")
+    _, trained, trained_feedback = runs.load_checkpoint(path.parent)
+    shapes = {key: np.shape(value) for key, value in (state | feedback).items()}
+    if {key: np.shape(value) for key, value in (trained | trained_feedback).items()} != shapes:
+        raise SystemExit(f"--checkpoint: {path} does not hold the arrays of this topology")
+    return trained, trained_feedback
+
+
+def train_once(spec, x, y, state, feedback, profile, cache_dir):
+    trainer = Trainer(spec, x, y, feedback, cache_dir=cache_dir, profile=profile)
     n_test = len(x) // 10
-    result, _ = trainer.run(
-        initial_state(spec, rng), np.arange(len(x) - n_test), np.arange(len(x) - n_test, len(x)), 1e-4
-    )
+    result, _ = trainer.run(state, np.arange(len(x) - n_test), np.arange(len(x) - n_test, len(x)), 1e-4)
     summary = trainer.profiling_summary() if profile else []
     return len(x) / result.seconds, result, summary, trainer.build_seconds
 
@@ -69,15 +93,21 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--topology", default="CONV_32_5_1_2_FC_1000_FC_10")
     parser.add_argument("--precision", choices=("float64", "float32"), default="float64")
+    parser.add_argument("--propagation", choices=propagation.PROPAGATIONS, default="auto")
+    parser.add_argument("--checkpoint", default=None, help="a run folder's checkpoint.npz to start from")
     args = parser.parse_args(argv)
     x, y, source = mnist_shaped(args.data_dir, args.samples, np.random.default_rng(0))
     convs, sizes = split_topology(args.topology, 10)
-    common = dict(n_inputs=784, n_rows=len(x), n_slots=len(x), T=T, precision=args.precision)
+    common = dict(
+        n_inputs=784, n_rows=len(x), n_slots=len(x), T=T, precision=args.precision, propagation=args.propagation
+    )
     spec = NetworkSpec(sizes=sizes, input_shape=(1, 28, 28), convs=convs, **common)
-    print(f"data: {source}, {len(x)} samples; {args.topology}, T={T}, {args.precision}")
+    state, feedback = starting_point(spec, args.checkpoint)
+    print(f"data: {source}, {len(x)} samples; {args.topology}, T={T}, {args.precision}, {args.propagation} propagation")
     print("stages: " + ", ".join(f"{s.name} {'x'.join(map(str, s.shape))}" for s in spec.stages))
+    print(f"weights: {args.checkpoint or 'initial'}")
     with tempfile.TemporaryDirectory() as cache:
-        speed, result, profile, build = train_once(spec, x, y, True, cache)
+        speed, result, profile, build = train_once(spec, x, y, state, feedback, True, cache)
         print(f"(a) compiled training, profiled build: {speed:.1f} samples/s (build {build:.1f} s)")
         rates = result.rates["train"]
         print("    spikes per neuron per step: " + ", ".join(f"{k} {v:.3f}" for k, v in rates.items()))
@@ -95,10 +125,19 @@ def main(argv=None) -> int:
         print("    largest code objects:")
         for name, seconds in profile[:5]:
             print(f"      {name:<50} {float(seconds) / total:6.1%}")
+        print_ns_per_event(spec, result.activity, profile)
         fc_spec = NetworkSpec(sizes=sizes, **common)
-        fc_speed, _, _, _ = train_once(fc_spec, x, y, False, cache)
+        fc_speed, _, _, _ = train_once(fc_spec, x, y, *starting_point(fc_spec), False, cache)
         print(f"(b) the FC layers alone ({'_'.join(f'FC_{n}' for n in sizes)}): {fc_speed:.1f} samples/s")
+    dense = DenseConvBRP(spec.input_shape, convs, sizes, T=T, lr=1e-4, form=spec.form)
+    dense.load_state(state, feedback)
+    dense_speed = samples_per_second(dense, x, y, min(len(x), 1000), threads=1)
+    dense.load_state(state, feedback)
+    dense_all = samples_per_second(dense, x, y, min(len(x), 1000))
+    print(f"(c) dense numpy, batches of 50 (float64): {dense_speed:.1f} samples/s on one core, {dense_all:.1f} on all")
     print(f"ratio_vs_fc_only: {speed / fc_speed:.3f}")
+    print(f"ratio_vs_dense_batched_all_cores: {speed / dense_all:.3f}")
+    print(f"ratio_vs_dense_batched: {speed / dense_speed:.3f}")
     return 0
 
 

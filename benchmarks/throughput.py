@@ -1,18 +1,25 @@
 """Training throughput of BRP on 784-500-10 at T = 20, measured in one run.
 
     python -m benchmarks.throughput [--data-dir ../shared/data/mnist] [--samples 5000]
+                                    [--loop-samples 200] [--propagation auto]
 
-(a) the project's compiled training (cpp_standalone, one run per epoch);
+(a) the project's compiled training (cpp_standalone, one run per epoch), with the
+network's ``--propagation`` ('auto': queue-free pathways, 'generic': Brian2's own path);
 (b) the usual Brian2 way: runtime mode, one ``run()`` per sample, update and reset in Python;
-(c) the same algorithm computed densely with numpy, minibatches of 50 (as the authors' PyTorch code).
+(c) the same algorithm computed densely with numpy, minibatches of 50 (as the authors' PyTorch code),
+on one core as the compiled program (BLAS limited to one thread), and on all cores.
 (a') is (a) without recording the firing statistics (per-sample activity, membrane traces).
-The last lines are ``ratio_vs_dense_batched: a/c``, ``speedup_vs_per_sample_loop: a/b`` and
-``ratio_recorded_vs_unrecorded: a/a'``.
+A profiled build of (a) gives the largest code objects and the nanoseconds per synaptic event
+of the pathways of ``input_hidden1`` and ``hidden1_output``, forward and sample-end
+(:mod:`benchmarks.pathways`). The last lines are ``ratio_vs_dense_batched_all_cores``,
+``ratio_vs_dense_batched: a/c`` (one core each),
+``speedup_vs_per_sample_loop: a/b`` and ``ratio_recorded_vs_unrecorded: a/a'``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +27,9 @@ from pathlib import Path
 import numpy as np
 from brian2 import Network, NeuronGroup, Synapses, ms, prefs, set_device
 
-from benchmarks.dense import DenseBRP
+from benchmarks.dense import DenseBRP, samples_per_second
+from benchmarks.pathways import print_ns_per_event
+from models import propagation
 from models.network import NetworkSpec
 from models.neurons import LIFParameters
 from models.training import Trainer, feedback_matrices, initial_state
@@ -41,10 +50,9 @@ def mnist_shaped(data_dir, n, rng):
         return x, rng.integers(0, 10, n), "synthetic MNIST-shaped"
 
 
-def compiled(x, y, n_test, cache_dir, profile, record=True):
-    """Samples/s of training, the start-up overhead of one run, and the profile of where time goes."""
+def compiled(spec, x, y, n_test, cache_dir, profile):
+    """Samples/s of training, the start-up overhead of one run, the trainer and the result of the timed run."""
     n_train = len(x) - n_test
-    spec = NetworkSpec(n_inputs=784, sizes=SIZES, n_rows=len(x), n_slots=len(x), T=T, form="code", record=record)
     rng = np.random.default_rng(0)
     trainer = Trainer(spec, x, y, feedback_matrices(spec, rng), cache_dir=cache_dir, profile=profile)
     state = initial_state(spec, rng)
@@ -53,9 +61,7 @@ def compiled(x, y, n_test, cache_dir, profile, record=True):
     tic = time.perf_counter()
     result, _ = trainer.run(state, rng.permutation(n_train), test_rows, 1e-3)
     wall = time.perf_counter() - tic
-    simulated = trainer.last_simulation_seconds
-    summary = trainer.profiling_summary() if profile else []
-    return len(x) / wall, wall - simulated, summary, trainer.build_seconds
+    return len(x) / wall, wall - trainer.last_simulation_seconds, trainer, result
 
 
 LOOP_EQUATIONS = """
@@ -120,40 +126,44 @@ def per_sample_loop(x, y, n_samples, lr=1e-3):
     return n_samples / (time.perf_counter() - tic)
 
 
-def dense_batched(x, y, n_samples):
-    net = DenseBRP(784, SIZES, T=T, form="code")
-    net.train_batch(x[:50], y[:50])
-    tic = time.perf_counter()
-    for k in range(0, n_samples, 50):
-        net.train_batch(x[k : k + 50], y[k : k + 50])
-    return n_samples / (time.perf_counter() - tic)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
     parser.add_argument("--samples", type=int, default=5000, help="samples per compiled run (train + 10%% test)")
     parser.add_argument("--loop-samples", type=int, default=200, help="samples of the per-sample runtime loop")
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--propagation", choices=propagation.PROPAGATIONS, default="auto")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     x, y, source = mnist_shaped(args.data_dir, args.samples, rng)
     print(f"data: {source}, {len(x)} samples, {np.mean(x > 0):.1%} non-zero pixels; 784-500-10, T={T}")
     cache = args.cache_dir or tempfile.mkdtemp(prefix="brp_bench_")
-    a, overhead, _, build = compiled(x, y, len(x) // 10, cache, profile=False)
-    print(f"(a) compiled training (cpp_standalone): {a:.0f} samples/s (build {build:.1f} s)")
+    spec = NetworkSpec(
+        n_inputs=784, sizes=SIZES, n_rows=len(x), n_slots=len(x), T=T, form="code", propagation=args.propagation
+    )
+    n_test = len(x) // 10
+    a, overhead, trainer, _ = compiled(spec, x, y, n_test, cache, profile=False)
+    print(
+        f"(a) compiled training (cpp_standalone, {args.propagation} propagation): {a:.0f} samples/s "
+        f"(build {trainer.build_seconds:.1f} s)"
+    )
     print(f"    start-up overhead of one run of the compiled program: {overhead:.2f} s")
-    unrecorded, _, _, _ = compiled(x, y, len(x) // 10, cache, profile=False, record=False)
+    unrecorded, _, _, _ = compiled(dataclasses.replace(spec, record=False), x, y, n_test, cache, profile=False)
     print(f"(a') the same without recording the firing statistics: {unrecorded:.0f} samples/s")
-    _, _, profile, _ = compiled(x, y, len(x) // 10, cache, profile=True)
+    _, _, trainer, result = compiled(spec, x, y, n_test, cache, profile=True)
+    profile = trainer.profiling_summary()
     total = sum(float(t) for _, t in profile)
     print("    where the time goes (profiled build):")
     for name, t in profile[:6]:
         print(f"      {name:<48} {float(t) / total:6.1%}")
+    print_ns_per_event(spec, result.activity, profile)
     b = per_sample_loop(x, y, args.loop_samples)
     print(f"(b) runtime mode, one run() per sample: {b:.1f} samples/s")
-    c = dense_batched(x, y, min(len(x), 2000))
-    print(f"(c) dense numpy, batches of 50: {c:.0f} samples/s")
+    n_dense = min(len(x), 2000)
+    c = samples_per_second(DenseBRP(784, SIZES, T=T, form="code"), x, y, n_dense, threads=1)
+    c_all = samples_per_second(DenseBRP(784, SIZES, T=T, form="code"), x, y, n_dense)
+    print(f"(c) dense numpy, batches of 50: {c:.0f} samples/s on one core, {c_all:.0f} on all cores")
+    print(f"ratio_vs_dense_batched_all_cores: {a / c_all:.2f}")
     print(f"ratio_vs_dense_batched: {a / c:.2f}")
     print(f"speedup_vs_per_sample_loop: {a / b:.1f}")
     print(f"ratio_recorded_vs_unrecorded: {a / unrecorded:.3f}")
