@@ -156,9 +156,10 @@ def precompiled_header(cache_root: Path, compile_args: list[str]) -> Path | None
 
 
 def code_version() -> str:
-    """A digest of the model code and the Brian2 version: a compiled program is reused only by the same code."""
+    """A digest of the model code (templates included) and the Brian2 version: a compiled program is reused
+    only by the same code."""
     digest = hashlib.sha256(brian2.__version__.encode())
-    for path in sorted(MODELS_DIR.rglob("*.py")):
+    for path in sorted([*MODELS_DIR.rglob("*.py"), *MODELS_DIR.rglob("*.cpp")]):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -95,6 +95,8 @@ CASES = {
     "brp-conv1d-max": dict(
         rule="brp", sizes=(10,), input_shape=(8, 8), convs=(Conv(4, 3, 1, 1, dims=1),), pooling="max", form="paper"
     ),
+    "brp-conv-lif": dict(rule="brp", sizes=(10,), input_shape=(1, 8, 8), convs=(Conv(4, 3, 2, 1),), pooling="lif"),
+    "bp": dict(rule="bp", sizes=(20, 16, 10)),
     "rstdp": dict(rule="rstdp", sizes=(20, 10)),
     "brp-stdp": dict(rule="brp-stdp", sizes=(20, 10), signal="error"),
 }

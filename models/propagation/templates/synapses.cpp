@@ -40,6 +40,7 @@ namespace {
     int _brp_mode = -1;  // 0 queue, 1 direct, 2 dense; chosen once per run
     std::vector<int32_t> _brp_first;  // direct: synapses of source s are _brp_ids[_brp_first[s] .. _brp_first[s+1])
     std::vector<int32_t> _brp_ids;
+    bool _brp_sorted = false;  // direct: synapses numbered source-major (_brp_ids[k] == k), ids not needed
 }
 
 int {{_mode_function}}()
@@ -71,6 +72,9 @@ int {{_mode_function}}()
         _brp_ids.resize(_n);
         for (size_t _k = 0; _k < _n; _k++)
             _brp_ids[_next[_sources[_k] - _start]++] = (int32_t)_k;
+        _brp_sorted = true;
+        for (size_t _k = 0; _brp_sorted && _k < _n; _k++)
+            _brp_sorted = _brp_ids[_k] == (int32_t)_k;
     }
     static const char *_names[] = {"queue", "direct", "dense"};
     std::ofstream _report((results_dir + "propagation_{{pathway.name}}.txt").c_str());
@@ -123,7 +127,7 @@ int {{_mode_function}}()
                 const int32_t _relative = _source - {{pathway.source.start}};
                 for (int32_t _s = _brp_first[_relative]; _s < _brp_first[_relative + 1]; _s++)
                 {
-                    const size_t _idx = _brp_ids[_s];
+                    const size_t _idx = _brp_sorted ? (size_t)_s : (size_t)_brp_ids[_s];
                     const size_t _vectorisation_idx = _idx;
                     {{_list_code|autoindent}}
                 }
