@@ -237,7 +237,9 @@ class StandaloneBuild:
 
     def run(self, run_args: dict, show_progress: bool = False):
         """One run of the compiled program; its progress report is printed with ``show_progress``."""
-        device.run(directory=str(self.directory), with_output=show_progress, run_args=run_args)
+        # Brian2 then checks every variable against 1e50, which overflows when cast to float32: harmless, silenced
+        with np.errstate(over="ignore"):
+            device.run(directory=str(self.directory), with_output=show_progress, run_args=run_args)
         # Brian2 keeps every run_args array as a new file; drop this run's once they have been read
         for name in device.run_args_arrays:
             with contextlib.suppress(FileNotFoundError):
