@@ -21,6 +21,7 @@ and on all cores. The last lines are ``ratio_vs_fc_only: a/b``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import tempfile
 from collections import defaultdict
@@ -95,6 +96,7 @@ def main(argv=None) -> int:
     parser.add_argument("--precision", choices=("float64", "float32"), default="float64")
     parser.add_argument("--propagation", choices=propagation.PROPAGATIONS, default="auto")
     parser.add_argument("--checkpoint", default=None, help="a run folder's checkpoint.npz to start from")
+    parser.add_argument("--cache-dir", default=None, help="compiled-program cache (default: a temporary folder)")
     args = parser.parse_args(argv)
     x, y, source = mnist_shaped(args.data_dir, args.samples, np.random.default_rng(0))
     convs, sizes = split_topology(args.topology, 10)
@@ -106,7 +108,8 @@ def main(argv=None) -> int:
     print(f"data: {source}, {len(x)} samples; {args.topology}, T={T}, {args.precision}, {args.propagation} propagation")
     print("stages: " + ", ".join(f"{s.name} {'x'.join(map(str, s.shape))}" for s in spec.stages))
     print(f"weights: {args.checkpoint or 'initial'}")
-    with tempfile.TemporaryDirectory() as cache:
+    with contextlib.ExitStack() as stack:
+        cache = args.cache_dir or stack.enter_context(tempfile.TemporaryDirectory())
         speed, result, profile, build = train_once(spec, x, y, state, feedback, True, cache)
         print(f"(a) compiled training, profiled build: {speed:.1f} samples/s (build {build:.1f} s)")
         rates = result.rates["train"]
