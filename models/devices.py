@@ -218,6 +218,25 @@ class StandaloneBuild:
         finally:
             set_precision("float64")
 
+    def seed_each_run(self, variable) -> None:
+        """Seed the program's random numbers at the start of every run with ``variable``'s value, which each
+        run sets through ``run_args`` (call before the network's run, after everything that draws numbers
+        while the network is built). Without it, every run would replay the seed compiled into main.
+
+        Brian2's own ``seed()`` gives thread k the seed s + k; so does this (one MT19937 per OpenMP thread;
+        brian2cuda: cuRAND's generator).
+        """
+        device.apply_run_args()  # run_args are applied here instead of just before the run
+        value = f"brian::{device.get_array_name(variable)}[0]"
+        if self.device_name == "cuda_standalone":
+            code = f"random_number_buffer.set_seed((unsigned long long) {value});"
+        else:
+            code = (
+                "for (size_t _k = 0; _k < brian::_random_generators.size(); _k++)\n"
+                f"    brian::_random_generators[_k].seed((unsigned long) {value} + _k);"
+            )
+        device.insert_code("main", code)
+
     def build(self):
         with open(f"{self._family}.build.lock", "w") as build_lock:
             fcntl.flock(build_lock, fcntl.LOCK_EX)  # builds of one structure take turns

@@ -26,6 +26,8 @@ spikes_test : 1  # spikes over the run's test samples
 """
 
 # eq. 3; the half-slot offset keeps the lookup away from slot edges.
+# The compiled program seeds its random numbers with run_seed at the start of every run (set per run).
+RATE_EQUATIONS = "run_seed : integer (shared, constant)  # seed of this run's U(0, 1) draws"
 BERNOULLI_THRESHOLD = "data((order(t) + 0.5) * sample_duration, i) > alpha * rand()"
 
 BITS = 48  # spikes packed into one float64 value
@@ -43,12 +45,14 @@ FRAME_THRESHOLD = (
 def bernoulli_input(n_inputs: int, namespace: dict, dt, events=None, model="", on_spike="") -> NeuronGroup:
     """The input group of eq. 3, named ``input``; ``namespace`` holds the TimedArrays and alpha.
 
+    Its ``run_seed`` seeds the run's random numbers in compiled programs (:func:`models.training.run_seed`).
+
     ``events`` are further custom events (name -> condition) of the group; ``model`` further
     equations and ``on_spike`` further code at each spike (e.g. an STDP trace).
     """
     return NeuronGroup(
         n_inputs,
-        Equations(INPUT_EQUATIONS) + Equations(model),
+        Equations(INPUT_EQUATIONS) + Equations(RATE_EQUATIONS) + Equations(model),
         threshold=BERNOULLI_THRESHOLD,
         reset="\n".join(filter(None, ("cnt += 1", on_spike))),
         events=events,

@@ -161,9 +161,9 @@ class NetworkSpec:
 
     @property
     def n_sample_slots(self) -> int:
-        """Sample slots simulated: the run's samples, the last minibatch boundary, one slot to close."""
-        n_batches = -(-self.n_slots // self.batch_size)
-        return max(self.n_slots, n_batches * self.batch_size) + 1
+        """Sample slots simulated: the run's samples, up to B - 1 empty slots that move the test samples to
+        the minibatch boundary after the training samples (:func:`models.training.sample_slots`), one to close."""
+        return self.n_slots + self.batch_size
 
     @property
     def n_batch_slots(self) -> int:

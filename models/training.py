@@ -81,6 +81,26 @@ def feedback_matrices(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, 
     }
 
 
+def run_seed(seed: int, epoch: int) -> int:
+    """The seed of run ``epoch``'s random numbers (the encoder's U(0, 1) of eq. 3).
+
+    Distinct for every (seed, epoch) pair, and the same on every device: the runtime device seeds numpy with
+    it, and the compiled program seeds its generators with it at the start of the run (passed at run time,
+    :meth:`models.devices.StandaloneBuild.seed_each_run`). Both draw from MT19937 with numpy's 53-bit
+    doubles, so with one thread a run draws the same numbers on both.
+    """
+    if seed < 0 or epoch < 0:
+        raise ValueError(f"seed and epoch must be >= 0, got seed={seed}, epoch={epoch}")
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] >> 1)  # < 2**31: an int32 in Brian2
+
+
+def sample_slots(n_train: int, n_test: int, batch_size: int) -> np.ndarray:
+    """The slot of each sample of a run: the training samples from slot 0, the test samples from the first
+    minibatch boundary after them, so that the last (partial) minibatch is applied before any test sample."""
+    test_start = -(-n_train // batch_size) * batch_size
+    return np.concatenate([np.arange(n_train), test_start + np.arange(n_test)]).astype(int)
+
+
 def plan_run(
     spec: NetworkSpec,
     train_rows: np.ndarray,
@@ -92,22 +112,23 @@ def plan_run(
 ) -> tuple[RunInputs, int]:
     """Sample order, labels and optimizer schedules of one run; returns them and the new step count.
 
-    Slot s holds sample s; the operations at the start of slot s belong to
-    sample s-1, hence ``split_prev``.  Minibatch boundary b (slot b * batch_size)
-    applies the training samples of slots [(b-1) B, b B).  The membrane traces
+    The samples occupy the slots of :func:`sample_slots`; the slots between the training and
+    the test samples are empty (no label, no learning, not scored).  The operations at the start
+    of slot s belong to sample s-1, hence ``split_prev``.  Minibatch boundary b (slot
+    b * batch_size) applies the training samples of slots [(b-1) B, b B).  The membrane traces
     are recorded in the first ``n_traced`` test samples.
     """
     rows = np.concatenate([train_rows, test_rows]).astype(int)
     if len(rows) != spec.n_slots:
         raise ValueError(f"the run has {len(rows)} samples but the program was built for {spec.n_slots}")
     n = spec.n_sample_slots
+    slots = sample_slots(len(train_rows), len(test_rows), spec.batch_size)
     order = np.zeros(n)
-    order[: len(rows)] = rows
+    order[slots] = rows
     label = np.full(n, -1.0)
-    label[: len(rows)] = labels[rows]
+    label[slots] = labels[rows]
     split = np.zeros(n)
-    split[: len(train_rows)] = SPLIT_TRAIN
-    split[len(train_rows) : len(rows)] = SPLIT_TEST
+    split[slots] = np.where(np.arange(len(rows)) < len(train_rows), SPLIT_TRAIN, SPLIT_TEST)
     split_prev = np.concatenate([[SPLIT_NONE], split[:-1]])
 
     B = spec.batch_size
@@ -127,7 +148,7 @@ def plan_run(
         else:
             step_size[b] = lr
     trace_on = np.zeros(n)
-    trace_on[len(train_rows) : len(train_rows) + min(n_traced, len(test_rows))] = 1
+    trace_on[slots[len(train_rows) :][:n_traced]] = 1
     inputs = RunInputs(order, label, split_prev, step_size, adam_eps, adam_on, grad_scale, trace_on)
     return inputs, k
 
@@ -184,9 +205,12 @@ class Trainer:
 
     def _compile(self):
         start = time.perf_counter()
-        with self._standalone.activate(self.seed, self.spec.precision):
+        # the program is the same for every seed: each run passes its own (run_seed), so no seed is compiled in
+        with self._standalone.activate(0, self.spec.precision):
             state = initial_state(self.spec, np.random.default_rng(0))
             self.net = build_network(self.spec, self.data, self._placeholder(), state, self.feedback)
+            if "run_seed" in self.net["input"].variables:
+                self._standalone.seed_each_run(self.net["input"].variables["run_seed"])
             self.net.run(self.spec.duration, report="text", report_period=REPORT_PERIOD, profile=self.profile)
             self._standalone.build()
         self.build_seconds = time.perf_counter() - start
@@ -200,9 +224,11 @@ class Trainer:
         """(code object, seconds) of the last run, largest first (needs ``profile=True``)."""
         return devices.device.network_get_profiling_info(self.net)
 
-    def _run_args(self, inputs: RunInputs, state: dict[str, np.ndarray]) -> dict:
+    def _run_args(self, inputs: RunInputs, state: dict[str, np.ndarray], seed: int) -> dict:
         net = self.net
         args = {}
+        if "run_seed" in net["input"].variables:
+            args[net["input"].run_seed] = np.array(seed)
         timed_arrays = net["input"].namespace  # the namespace shared by all groups holds the TimedArrays
         schedules = ("step_size", "grad_scale") + (("adam_eps", "adam_on") if self.spec.optimizer == "adam" else ())
         traces = ("trace_on",) if self.spec.record else ()
@@ -216,20 +242,22 @@ class Trainer:
     def run(self, state, train_rows, test_rows, lr, epoch=0, show_progress=False):
         """Train on ``train_rows`` (in that order), then test on ``test_rows``; return (result, new state)."""
         inputs, steps = plan_run(self.spec, train_rows, test_rows, self.labels, lr, int(state["optimizer_steps"][0]))
+        seed = run_seed(self.seed, epoch)
         start = time.perf_counter()
         if self._standalone is None:
-            net = self._runtime_run(inputs, state, epoch)
+            net = self._runtime_run(inputs, state, seed)
         else:
             net = self.net
-            self._standalone.run(self._run_args(inputs, state), show_progress)
+            self._standalone.run(self._run_args(inputs, state, seed), show_progress)
         seconds = time.perf_counter() - start
         new_state = {
             key: np.array(_state_variable(net, key)[:], dtype=float) for key in state if key != "optimizer_steps"
         }
         new_state["optimizer_steps"] = np.array([steps], dtype=float)
-        n_run = len(train_rows) + len(test_rows)
-        counts = np.asarray(net["readout"].cnt[:])[:, 1 : n_run + 1]  # (n_classes, samples)
-        predictions = decisions(counts, np.asarray(net["readout"].vsum[:])[:, 1 : n_run + 1])
+        slots = sample_slots(len(train_rows), len(test_rows), self.spec.batch_size)
+        ends = slots + 1  # a sample is scored at the start of the next slot
+        counts = np.asarray(net["readout"].cnt[:])[:, ends]  # (n_classes, samples)
+        predictions = decisions(counts, np.asarray(net["readout"].vsum[:])[:, ends])
         truth = self.labels[np.concatenate([train_rows, test_rows]).astype(int)]
         correct = predictions == truth
         n_train = len(train_rows)
@@ -243,10 +271,12 @@ class Trainer:
         if self.spec.record:
             monitor = net["activity_monitor"]
             activity = {
-                "spikes": np.asarray(monitor.spikes_total)[:, 1 : n_run + 1],
-                "active": np.asarray(monitor.n_active)[:, 1 : n_run + 1],
+                "spikes": np.asarray(monitor.spikes_total)[:, ends],
+                "active": np.asarray(monitor.n_active)[:, ends],
             }
-            traces = [self._traces(net, stage.name) for stage in self.spec.stages if stage.trained]
+            sample_of_slot = np.full(self.spec.n_sample_slots, -1)
+            sample_of_slot[slots] = np.arange(len(slots))
+            traces = [self._traces(net, stage.name, sample_of_slot) for stage in self.spec.stages if stage.trained]
         result = RunResult(
             activity=activity,
             traces=traces,
@@ -260,18 +290,19 @@ class Trainer:
         )
         return result, new_state
 
-    def _traces(self, net, layer):
-        """Membrane potentials (mV, as the threshold sees them) and spikes of ``layer``'s traced neurons."""
+    def _traces(self, net, layer, sample_of_slot):
+        """Membrane potentials (mV, as the threshold sees them) and spikes of ``layer``'s traced neurons;
+        ``sample_of_slot`` maps a slot to the sample of the run it holds."""
         steps = np.round(np.asarray(net[f"{layer}_trace"].t / self.spec.dt)).astype(int)
         neurons = np.asarray(net[f"{layer}_trace"].i)
         v = np.asarray(net[f"{layer}_trace"].v / mV)
         spike_steps = np.round(np.asarray(net[f"{layer}_trace_spikes"].t / self.spec.dt)).astype(int)
         spiked = set(zip(spike_steps.tolist(), np.asarray(net[f"{layer}_trace_spikes"].i).tolist()))
         flags = np.array([(s, n) in spiked for s, n in zip(steps.tolist(), neurons.tolist())], dtype=int)
-        return layer, steps // self.spec.T, steps % self.spec.T, neurons, v, flags
+        return layer, sample_of_slot[steps // self.spec.T], steps % self.spec.T, neurons, v, flags
 
-    def _runtime_run(self, inputs, state, epoch):
-        with devices.runtime(self.seed + epoch, self.spec.precision):
+    def _runtime_run(self, inputs, state, seed):
+        with devices.runtime(seed, self.spec.precision):
             net = build_network(self.spec, self.data, inputs, state, self.feedback)
             net.run(self.spec.duration)
         return net
