@@ -18,6 +18,7 @@ import fcntl
 import gc
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -155,6 +156,25 @@ def precompiled_header(cache_root: Path, compile_args: list[str]) -> Path | None
     return header
 
 
+def host_target() -> str:
+    """What ``-march=native`` means on this machine for this compiler (e.g. 'g++ 13.2.0 znver3 <digest>').
+
+    Brian2 compiles with ``-march=native``: a program built on one CPU may stop with an illegal instruction on
+    another, so a build cache shared between machines (a cluster's file system) keys builds by it.
+    """
+    compiler = os.environ.get("CXX", "g++")
+    try:
+        version = subprocess.run([compiler, "-dumpfullversion"], capture_output=True, text=True, check=True).stdout
+        options = subprocess.run(
+            [compiler, "-march=native", "-Q", "--help=target"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return f"{compiler} (target unknown)"
+    march = next((line.split()[-1] for line in options.splitlines() if line.strip().startswith("-march=")), "?")
+    digest = hashlib.sha256(options.encode()).hexdigest()[:12]
+    return f"{Path(compiler).name} {version.strip()} {march} {digest}"
+
+
 def code_version() -> str:
     """A digest of the model code (templates included) and the Brian2 version: a compiled program is reused
     only by the same code."""
@@ -162,6 +182,41 @@ def code_version() -> str:
     for path in sorted([*MODELS_DIR.rglob("*.py"), *MODELS_DIR.rglob("*.cpp")]):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+SHARED_ARRAYS = "arrays"  # content-addressed store of large static arrays (the data sets), under the cache root
+SHARED_MIN_BYTES = 1 << 20
+BUILD_RECORD = "build.json"  # what a build folder holds: structure key, device, host target, code version
+
+
+def share_large_arrays(static_arrays: Path, store: Path) -> None:
+    """Replace every static array file of at least :data:`SHARED_MIN_BYTES` by a hard link to one copy of its
+    content in ``store`` (named by its sha256), so the data set is stored once, not once per build folder.
+
+    Only a folder's owner (its lock) relinks it, and stored files are never written again, so a program that
+    reads one while another folder is built sees complete data. Where hard links are impossible (another file
+    system), the copy stays.
+    """
+    store.mkdir(parents=True, exist_ok=True)
+    for path in sorted(static_arrays.glob("*")):
+        if path.stat().st_size < SHARED_MIN_BYTES or path.stat().st_nlink > 1:
+            continue
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 24), b""):
+                digest.update(block)
+        stored = store / digest.hexdigest()
+        try:
+            if not stored.exists():
+                mine = store / f".{stored.name}.{os.getpid()}"
+                os.link(path, mine)  # the file just written becomes the stored copy
+                os.replace(mine, stored)
+            else:
+                mine = static_arrays / f".{path.name}.{os.getpid()}"
+                os.link(stored, mine)
+                os.replace(mine, path)
+        except OSError:
+            continue
 
 
 class StandaloneBuild:
@@ -173,7 +228,8 @@ class StandaloneBuild:
     def __init__(self, key: str, device_name: str = "cpp_standalone", cache_dir=None):
         if device_name not in STANDALONE_DEVICES:
             raise ValueError(f"{device_name!r} is not a standalone device; expected one of {STANDALONE_DEVICES}")
-        digest = hashlib.sha256(f"{key}|{code_version()}".encode()).hexdigest()[:16]
+        self.host = host_target()
+        digest = hashlib.sha256(f"{key}|{code_version()}|{self.host}".encode()).hexdigest()[:16]
         gc.collect()  # an unreachable earlier build of this process releases its folder's lock
         root = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
         root.mkdir(parents=True, exist_ok=True)
@@ -189,7 +245,7 @@ class StandaloneBuild:
             break
         else:
             raise RuntimeError(f"no free build folder for {key!r} under {root}")
-        self.device_name = device_name
+        self.device_name, self.key = device_name, key
         self._cache_root = root
         self._family = root / f"{device_name}-{digest}"
 
@@ -242,7 +298,14 @@ class StandaloneBuild:
             fcntl.flock(build_lock, fcntl.LOCK_EX)  # builds of one structure take turns
             if not (self.directory / "main").exists():
                 self._copy_compiled_sibling()
+            static = self.directory / "static_arrays"
+            for path in static.glob("*") if static.is_dir() else ():
+                if path.stat().st_nlink > 1:
+                    path.unlink()  # a link into the shared store: Brian2 must not write through it
             device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
+            share_large_arrays(static, self._cache_root / SHARED_ARRAYS)
+            record = {"key": self.key, "device": self.device_name, "host": self.host, "code": code_version()}
+            (self.directory / BUILD_RECORD).write_text(json.dumps(record, indent=1) + "\n")
 
     def _copy_compiled_sibling(self) -> None:
         """Start from a compiled folder of the same structure: make then rebuilds only what differs."""
@@ -250,7 +313,7 @@ class StandaloneBuild:
         for sibling in siblings:
             if sibling != self.directory and (sibling / "main").exists():
                 # leave out results and run_args arrays (named init_*) that a running process may be writing
-                ignore = shutil.ignore_patterns("results", "init_*", "*.lock")
+                ignore = shutil.ignore_patterns("results", "init_*", "*.lock", "static_arrays")
                 shutil.copytree(sibling, self.directory, ignore=ignore, dirs_exist_ok=True)
                 return
 
