@@ -7,6 +7,7 @@ line ``<prog>: error: <what was wrong>`` on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -29,7 +30,9 @@ from models.training import Trainer, feedback_matrices, initial_state
 from protocols import runs
 from protocols.datasets import DataError, Dataset
 
-DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+# results/ of the checkout (also with an editable install); for a regular install, results/ of the working directory
+DEFAULT_RESULTS = ROOT / "results" if (ROOT / "pyproject.toml").is_file() else Path("results").absolute()
 
 
 class UsageError(Exception):
@@ -123,7 +126,13 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
     p.add_argument("--cache-dir", default=None, help="compiled-program cache (default ~/.cache/brp_snn)")
     p.add_argument("--run-name", default=None, help="run folder name instead of <timestamp>_<rule>_seed<k>")
-    p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue a run from its last finished epoch")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        default=None,
+        help="continue a run from its last finished epoch, with its recorded settings: other options given must have "
+        "the same values, except --epochs (recorded in its config.json) and --results-dir, --cache-dir, --quiet",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output within epochs")
     for flags, keywords in defaults.options:
         p.add_argument(*flags, **keywords)
@@ -159,6 +168,62 @@ def settings_of(args) -> list[str]:
 
 
 NOT_SETTINGS = {"results_dir", "cache_dir", "run_name", "resume", "quiet"}
+PATH_SETTINGS = ("data_dir",)  # recorded as absolute paths: a run resumed from another directory reads the same data
+
+
+def given_options(parser: argparse.ArgumentParser, argv) -> dict:
+    """The options that ``argv`` names, with their parsed values (whatever the defaults are)."""
+    defaults = {action.dest: action.default for action in parser._actions}
+    try:
+        for action in parser._actions:
+            action.default = argparse.SUPPRESS
+        return vars(parser.parse_args(argv))
+    finally:
+        for action in parser._actions:
+            action.default = defaults[action.dest]
+
+
+def _same_setting(key: str, given, recorded) -> bool:
+    if key in PATH_SETTINGS and given is not None and recorded is not None:
+        return Path(given).resolve() == Path(recorded).resolve()
+    # config.json holds JSON values: compare what the given value would be once recorded (tuples as lists, ...)
+    return json.loads(json.dumps(given, default=str)) == recorded
+
+
+def _flag(parser: argparse.ArgumentParser, dest: str) -> str:
+    return next(a.option_strings[0] for a in parser._actions if a.dest == dest)
+
+
+def resume_settings(parser: argparse.ArgumentParser, args, given: dict) -> Path:
+    """Put the settings recorded in the ``--resume`` folder into ``args``; return the folder.
+
+    Options given on the command line must have the recorded values, except ``--epochs`` (a run can be
+    lengthened) and the options that are no settings (``--results-dir``, ``--cache-dir``, ``--quiet``).
+    """
+    folder = Path(args.resume)
+    settings = runs.read_config(folder)
+    finished = runs.checkpoint_epoch(folder)
+    differing = []
+    for key in settings_of(args):
+        # a setting this version added after the run was made: the run had what is now its default
+        recorded = settings.get(key, parser.get_default(key))
+        if key in given and key != "epochs" and not _same_setting(key, given[key], recorded):
+            shown = "none" if recorded is None else recorded
+            differing.append(f"{_flag(parser, key)} {given[key]} (the run has {shown})")
+        if key != "epochs":
+            setattr(args, key, recorded)
+    if "run_name" in given and given["run_name"] != folder.name:
+        differing.append(f"--run-name {given['run_name']} (the run is {folder.name})")
+    if differing:
+        raise UsageError(
+            f"--resume continues a run with its recorded settings, but these differ: {'; '.join(differing)}; "
+            "leave them out, or start a new run"
+        )
+    if "epochs" not in given:
+        args.epochs = settings.get("epochs", args.epochs)
+    elif args.epochs < finished:
+        raise UsageError(f"--epochs {args.epochs} is fewer than the {finished} epochs that {folder} has finished")
+    return folder
 
 
 def run_protocol(
@@ -168,22 +233,21 @@ def run_protocol(
     parser = build_parser(protocol, defaults)
     args = parser.parse_args(argv)
     try:
-        return _run(protocol, load, args, argv)
+        if args.resume:
+            resumed = resume_settings(parser, args, given_options(parser, argv))
+        else:
+            resumed = None
+            for key in PATH_SETTINGS:
+                if getattr(args, key) is not None:
+                    setattr(args, key, str(Path(getattr(args, key)).absolute()))
+        return _run(protocol, load, args, resumed)
     except (UsageError, TopologyError, DataError, runs.RunFolderError, DeviceError) as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
 
 
-def _run(protocol, load, args, argv) -> int:
-    folder = None
-    if args.resume:
-        folder = Path(args.resume)
-        settings = runs.read_config(folder)
-        given = sys.argv[1:] if argv is None else argv
-        if any(a == "--epochs" or a.startswith("--epochs=") for a in given):
-            settings["epochs"] = args.epochs
-        for key in settings_of(args):
-            setattr(args, key, settings.get(key, getattr(args, key)))
+def _run(protocol, load, args, resumed: Path | None) -> int:
+    folder = resumed
     dataset = load(args).limited(args.limit_train, args.limit_test)
     if len(dataset.train_y) == 0 or len(dataset.test_y) == 0:
         raise DataError(f"{protocol}: the data have no training or no test samples")
@@ -227,6 +291,8 @@ def _run(protocol, load, args, argv) -> int:
     if folder is not None:
         start_epoch, state, feedback = runs.load_checkpoint(folder)
         runs.truncate_tables(folder, start_epoch)
+        if not (folder / "layers.csv").exists():  # interrupted right after its config.json
+            runs.write_layers(folder, layers.stage_table(spec.stages))
         print(f"resuming {folder} after epoch {start_epoch}", flush=True)
     else:
         folder = runs.create_run_folder(args.results_dir, protocol, args.rule, args.seed, args.run_name)
@@ -252,6 +318,11 @@ def _run(protocol, load, args, argv) -> int:
             f"{folder / 'checkpoint.npz'} does not fit this version's network ({', '.join(differing[:3])} differ); "
             "start a new run"
         )
+    if resumed and args.epochs != runs.read_config(folder).get("epochs"):
+        runs.record_epochs_change(folder, args.epochs, start_epoch)
+    if start_epoch >= args.epochs:
+        print(f"{folder}: all its {args.epochs} epochs are finished already", flush=True)
+        return 0
     print(f"run folder: {folder}", flush=True)
     print(
         f"{protocol}: {n_train} train / {n_test} test samples, {args.topology}, T={args.T}, "

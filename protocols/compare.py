@@ -4,11 +4,12 @@
     python -m protocols.compare --dataset mnist --rules brp,bp --seeds 1 --epochs 3 -- --data-dir DIR
 
 Runs the grid ``rule x seed`` with :mod:`protocols.sweep` (same options: ``--workers``,
-``--scheduler``, ``--results-dir``; arguments after ``--`` go to every run), then writes
-into the sweep's folder ``comparison.csv`` (rule, seed, epoch, split, accuracy,
+``--scheduler``, ``--results-dir``, ``--timeout``; arguments after ``--`` go to every run), then
+writes into the sweep's folder ``comparison.csv`` (rule, seed, epoch, split, accuracy,
 synaptic events per sample, seconds), ``comparison.png`` (accuracy per epoch, spread
-over seeds) and ``comparison.md`` (final test accuracy, mean ± sd per rule).
-Running the same command again skips finished runs.
+over seeds) and ``comparison.md`` (final test accuracy, mean ± sd per rule) from the
+runs that finished all their epochs. Running the same command again skips finished
+runs and resumes the others.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from analysis.compare import write_comparison
 from analysis.runs import RunReadError
 from models.network import RULES
-from protocols import cli, sweep
+from protocols import cli, runs, sweep
 
 
 def main(argv=None) -> int:
@@ -35,6 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=cli.positive(int), default=2)
     parser.add_argument("--scheduler", default=None)
     parser.add_argument("--results-dir", default=str(cli.DEFAULT_RESULTS))
+    parser.add_argument("--timeout", type=cli.positive(float), default=None, metavar="SECONDS", help="per run")
     args = parser.parse_args(own)
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
     unknown = sorted(set(rules) - set(RULES))
@@ -44,18 +46,19 @@ def main(argv=None) -> int:
     grid = f"rule={','.join(rules)};seed={','.join(str(s) for s in range(args.seeds))}"
     sweep_argv = ["--dataset", args.dataset, "--grid", grid, "--epochs", str(epochs), "--workers", str(args.workers)]
     sweep_argv += ["--results-dir", args.results_dir] + (["--scheduler", args.scheduler] if args.scheduler else [])
+    sweep_argv += ["--timeout", str(args.timeout)] if args.timeout else []
     status = sweep.main([*sweep_argv, "--", *extra])
     if status == 2:
         return 2
     folder = sweep.sweep_folder(args.results_dir, args.dataset, grid, epochs, extra)
-    finished = [
-        folder / "runs" / args.dataset / sweep.run_name(point)
-        for point in sweep.parse_grid(grid)
-        if (folder / "runs" / args.dataset / sweep.run_name(point) / "metrics.csv").is_file()
-    ]
+    folders = [folder / "runs" / args.dataset / sweep.run_name(point) for point in sweep.parse_grid(grid)]
+    finished = [run for run in folders if _finished(run) >= epochs and (run / "metrics.csv").is_file()]
     if not finished:
-        print(f"{parser.prog}: error: no run finished an epoch; see {folder / sweep.TABLE}", file=sys.stderr)
+        print(f"{parser.prog}: error: no run finished its {epochs} epochs; see {folder / sweep.TABLE}", file=sys.stderr)
         return 1
+    if len(finished) < len(folders):
+        left_out = ", ".join(run.name for run in folders if run not in finished)
+        print(f"left out of the comparison (not finished): {left_out}", flush=True)
     try:
         paths = write_comparison(finished, folder)
     except (RunReadError, OSError) as error:
@@ -64,6 +67,13 @@ def main(argv=None) -> int:
     print(Path(paths["summary"]).read_text(), flush=True)
     print(f"comparison: {paths['table']}, {paths['figure']}, {paths['summary']}", flush=True)
     return status
+
+
+def _finished(run: Path) -> int:
+    try:
+        return runs.checkpoint_epoch(run)
+    except runs.RunFolderError:
+        return 0
 
 
 if __name__ == "__main__":

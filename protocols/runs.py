@@ -1,7 +1,9 @@
 """Run folders: ``<results>/<protocol>/<timestamp>_<rule>_seed<k>/``, never overwritten.
 
-Each holds ``config.json`` (settings, git commit, package versions, host),
-``metrics.csv`` (one row per epoch and split, appended as epochs finish),
+Each holds ``config.json`` (settings, git commit, package versions, host, and
+``epochs_changes`` when a resumed run was lengthened; written atomically: a folder
+without one is a run interrupted before it started), ``metrics.csv`` (one row per
+epoch and split, appended as epochs finish),
 ``checkpoint.npz`` (learned arrays, optimizer state, feedback matrices and the
 last finished epoch, replaced atomically after every epoch), and the firing
 statistics (tidy CSV tables, documented in the README):
@@ -104,19 +106,64 @@ def create_run_folder(results_dir, protocol: str, rule: str, seed: int, name: st
     raise RunFolderError(f"no free run folder name under {parent}")
 
 
+def _write_json(path: Path, payload: dict) -> None:
+    """Write atomically: a crash mid-write leaves the previous file, or none."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, path)
+
+
 def write_config(folder: Path, config: dict) -> None:
-    payload = {"settings": config, "environment": environment()}
-    (folder / "config.json").write_text(json.dumps(payload, indent=2, default=str))
+    """config.json, written atomically: a run folder has a complete config.json or none."""
+    _write_json(folder / "config.json", {"settings": config, "environment": environment()})
 
 
-def read_config(folder: Path) -> dict:
+def unstarted(folder) -> bool:
+    """A folder whose run was interrupted between its creation and its config.json: nothing in it to resume."""
+    folder = Path(folder)
+    traces = ("config.json", "checkpoint.npz", *EPOCH_TABLES)
+    return folder.is_dir() and not any((folder / name).exists() for name in traces)
+
+
+def read_payload(folder: Path) -> dict:
     path = Path(folder) / "config.json"
+    if unstarted(folder):
+        raise RunFolderError(
+            f"{folder} has no config.json: its run was interrupted before it started, so there is nothing to "
+            "resume; delete the folder and start the run again"
+        )
     if not path.is_file():
         raise RunFolderError(f"{folder} is not a run folder: it has no config.json")
     try:
-        return json.loads(path.read_text())["settings"]
-    except (ValueError, KeyError) as error:
+        payload = json.loads(path.read_text())
+        if not isinstance(payload["settings"], dict):
+            raise ValueError("'settings' is not an object")
+        return payload
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise RunFolderError(f"{path} is not a valid run configuration: {error}") from None
+
+
+def read_config(folder: Path) -> dict:
+    """The run's settings (config.json's ``settings``)."""
+    return read_payload(folder)["settings"]
+
+
+def record_epochs_change(folder: Path, epochs: int, after_epoch: int) -> None:
+    """A resumed run's new ``epochs``: the setting, and an entry of config.json's ``epochs_changes`` list.
+
+    Each entry says from which value to which the setting changed and after how many finished epochs
+    (``after_epoch``: the new value holds from epoch ``after_epoch + 1`` on).
+    """
+    payload = read_payload(folder)
+    change = {
+        "after_epoch": after_epoch,
+        "from": payload["settings"].get("epochs"),
+        "to": epochs,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    payload["settings"]["epochs"] = epochs
+    payload["epochs_changes"] = [*payload.get("epochs_changes", []), change]
+    _write_json(Path(folder) / "config.json", payload)
 
 
 def append_metrics(folder: Path, rows: list[dict]) -> None:
@@ -142,13 +189,29 @@ def save_checkpoint(folder: Path, epoch: int, state: dict, feedback: dict) -> No
 
 
 def load_checkpoint(folder: Path) -> tuple[int, dict, dict]:
+    """The last finished epoch, the learned state and the feedback matrices (0, {}, {} without a checkpoint)."""
     path = Path(folder) / "checkpoint.npz"
     if not path.is_file():
         return 0, {}, {}
-    with np.load(path) as data:
-        state = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("state/")}
-        feedback = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("feedback/")}
-        return int(data["epoch"][0]), state, feedback
+    try:
+        with np.load(path) as data:
+            state = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("state/")}
+            feedback = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("feedback/")}
+            return int(data["epoch"][0]), state, feedback
+    except Exception as error:  # a truncated or foreign file: zipfile, pickle and numpy errors alike
+        raise RunFolderError(f"cannot read {path}: {type(error).__name__}: {error}") from None
+
+
+def checkpoint_epoch(folder: Path) -> int:
+    """The last finished epoch of the checkpoint (0 without one), reading nothing else."""
+    path = Path(folder) / "checkpoint.npz"
+    if not path.is_file():
+        return 0
+    try:
+        with np.load(path) as data:
+            return int(data["epoch"][0])
+    except Exception as error:
+        raise RunFolderError(f"cannot read {path}: {type(error).__name__}: {error}") from None
 
 
 def write_layers(folder: Path, rows: list[dict]) -> None:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from protocols import digits, mnist
+from protocols import cli, digits, mnist, runs
 
 pytestmark = pytest.mark.standalone
 
@@ -54,6 +54,10 @@ def test_same_seed_gives_identical_runs_and_resume_continues_exactly(tmp_path, b
     again = digits_run(tmp_path / "b", build_cache, "--epochs", "2", *small)
     interrupted = digits_run(tmp_path / "c", build_cache, "--epochs", "1", *small)
     assert digits.main(["--resume", str(interrupted), "--epochs", "2", "--quiet", "--cache-dir", str(build_cache)]) == 0
+    config = json.loads((interrupted / "config.json").read_text())
+    assert config["settings"]["epochs"] == 2, "the lengthened run records its new number of epochs"
+    assert [(c["after_epoch"], c["from"], c["to"]) for c in config["epochs_changes"]] == [(1, 1, 2)]
+    assert "epochs_changes" not in json.loads((straight / "config.json").read_text())
 
     def content(folder):
         rows = [{k: v for k, v in r.items() if k not in ("seconds", "samples_per_s")} for r in read_metrics(folder)]
@@ -108,6 +112,54 @@ def test_resume_refuses_a_checkpoint_of_another_network(tmp_path, build_cache, c
     assert digits.main(["--resume", str(folder), "--epochs", "2", "--cache-dir", str(build_cache)]) == 2
     err = capsys.readouterr().err
     assert "does not fit this version's network (output.bias_m differ)" in err and len(err.strip().splitlines()) == 1
+
+
+SMALL = ["--topology", "FC_30_FC_10", "--limit-train", "200", "--limit-test", "50"]
+
+
+def recorded_run(tmp_path, *argv, epoch=1):
+    """A run folder as the protocol writes it (config.json, a checkpoint after ``epoch``), without training."""
+    args = cli.build_parser("digits", digits.DEFAULTS).parse_args([*SMALL, *argv])
+    folder = tmp_path / "run"
+    folder.mkdir()
+    runs.write_config(folder, {k: getattr(args, k) for k in cli.settings_of(args)} | {"protocol": "digits"})
+    runs.save_checkpoint(folder, epoch, {}, {})
+    return folder
+
+
+def test_resume_refuses_other_settings_and_names_them(tmp_path, capsys):
+    folder = recorded_run(tmp_path, "--lr", "0.003", "--epochs", "1")
+    config = (folder / "config.json").read_text()
+    resume = ["--resume", str(folder), "--quiet"]
+    expect_usage_error(
+        capsys, digits.main, [*resume, "--lr", "0.5", "--T=10"], "--T 10 (the run has 20); --lr 0.5 (the run has 0.003)"
+    )
+    # the parser's default, given explicitly, is not the run's value either
+    expect_usage_error(capsys, digits.main, [*resume, "--lr", "0.001"], "--lr 0.001 (the run has 0.003)")
+    expect_usage_error(capsys, digits.main, [*resume, "--rule", "bp"], "--rule bp (the run has brp)")
+    expect_usage_error(capsys, digits.main, [*resume, "--run-name", "other"], "--run-name other (the run is run)")
+    assert (folder / "config.json").read_text() == config
+
+
+def test_resume_accepts_the_recorded_values_and_options_that_are_no_settings(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = recorded_run(tmp_path, "--lr", "0.003", "--epochs", "2", "--data-dir", str(tmp_path / "data"), epoch=2)
+    config = (folder / "config.json").read_text()
+    same = ["--lr", "3e-3", "--data-dir", "data", *SMALL, "--seed", "0", "--epochs", "2"]  # data: relative, the same
+    other = ["--quiet", "--cache-dir", str(tmp_path / "cache"), "--results-dir", str(tmp_path / "elsewhere")]
+    assert digits.main(["--resume", str(folder), *same, *other]) == 0
+    assert "all its 2 epochs are finished already" in capsys.readouterr().out
+    assert (folder / "config.json").read_text() == config
+    expect_usage_error(
+        capsys, digits.main, ["--resume", str(folder), "--epochs", "1"], "--epochs 1 is fewer than the 2 epochs"
+    )
+
+
+def test_resume_of_a_folder_interrupted_before_its_config(tmp_path, capsys):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "config.json.tmp").write_text('{"settings": {')
+    expect_usage_error(capsys, digits.main, ["--resume", str(folder)], "interrupted before it started")
 
 
 def write_idx(path, array, magic):
