@@ -194,7 +194,9 @@ class COBAParameters:
     def namespace(self) -> dict:
         names = ("C_m", "g_leak", "v_rest", "v_reset", "v_th", "E_e", "E_i", "tau_e", "tau_i")
         ns = {name: getattr(self, name) for name in names}
-        ns.update(w_unit=self.w_unit, bias_unit=self.bias_unit, gate_width=self.gate_width, gate_height=1.0)
+        # eq. 10's 1/(2a), with potentials measured in bias_unit (the unit of the layer's dimensionless inputs)
+        gate_height = float(self.bias_unit / (2 * self.gate_width))
+        ns.update(w_unit=self.w_unit, bias_unit=self.bias_unit, gate_width=self.gate_width, gate_height=gate_height)
         return ns
 
 

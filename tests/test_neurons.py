@@ -6,14 +6,27 @@ import numpy as np
 import pytest
 from brian2 import DimensionMismatchError, Network, NeuronGroup, StateMonitor, TimedArray, ms, mV, nS, pF
 
-from models.layers import STEP, THRESHOLD_STEP, TRACE, TRACE_SPIKE, Stage, dense_connection, spiking_layer
+from models.layers import (
+    ORDER_RESET,
+    STEP,
+    THRESHOLD_STEP,
+    TRACE,
+    TRACE_SPIKE,
+    Stage,
+    dense_connection,
+    sample_operation,
+    spiking_layer,
+)
 from models.neurons import COBAParameters, LIFParameters, lif_from_membrane, neuron_parameters
 
 DT = 1 * ms
 
 
-def run_layer(neuron, raster, weights, bias, steps):
-    """Drive one layer with an input spike raster (steps x n_in); return v (mV) before the threshold, and spikes."""
+def run_layer(neuron, raster, weights, bias, steps, sample_steps=None):
+    """Drive one layer with an input spike raster (steps x n_in); return v (mV) before the threshold, and spikes.
+
+    With ``sample_steps``, the layer gets the network's reset between samples (:data:`models.layers.ORDER_RESET`).
+    """
     n_in, n_out = weights.shape
     namespace = dict(neuron.namespace, raster=TimedArray(raster.astype(float), dt=DT), T_steps=steps)
     source = NeuronGroup(
@@ -29,19 +42,24 @@ def run_layer(neuron, raster, weights, bias, steps):
     monitor = StateMonitor(layer, "v", record=True, when="groups", order=STEP + TRACE)
     spikes = StateMonitor(layer, "cnt", record=True, when="groups", order=STEP + TRACE_SPIKE)
     net = Network(source, layer, integrate, synapses, monitor, spikes)
+    if sample_steps:
+        net.add(sample_operation(layer, neuron.sample_reset_code, ORDER_RESET, sample_steps * DT, "layer_reset"))
     net.run(steps * DT)
     counts = np.asarray(spikes.cnt).T
     fired = np.diff(np.vstack([np.zeros(n_out), counts]), axis=0)
     return np.asarray(monitor.v / mV).T, fired
 
 
-def lif_reference(raster, weights, bias, decay, v_th, v_reset, v_rest, n_ref, w_unit):
-    """Independent recurrence of eq. 2: leak off while refractory, no spike while refractory."""
+def lif_reference(raster, weights, bias, decay, v_th, v_reset, v_rest, n_ref, w_unit, sample_steps=None):
+    """Independent recurrence of eq. 2: leak off while refractory, no spike while refractory; with
+    ``sample_steps``, every sample starts with a fresh neuron (at rest, not refractory)."""
     steps, n_out = len(raster), weights.shape[1]
     v = np.full(n_out, v_reset)
     last = np.full(n_out, -(10**6))
     trace, fired = np.zeros((steps, n_out)), np.zeros((steps, n_out))
     for t in range(steps):
+        if sample_steps and t % sample_steps == 0:
+            v, last = np.full(n_out, v_reset), np.full(n_out, -(10**6))
         refractory = (t - last) < n_ref
         v = np.where(refractory, v, v_rest + (v - v_rest) * decay)
         v = v + (raster[t] @ weights + bias) * w_unit
@@ -86,6 +104,27 @@ def test_refractory_period_stops_leak_and_spikes(drive):
     np.testing.assert_allclose(v, ref_v, atol=1e-12)
     np.testing.assert_array_equal(fired, ref_fired)
     assert fired.sum() > 5
+
+
+def test_each_sample_starts_with_a_fresh_neuron_even_after_a_spike_in_the_last_step(drive):
+    """A neuron that spiked in a sample's last steps is not refractory in the next sample: its leak is on
+    and it may spike from the first step (Brian2 recomputes not_refractory from lastspike, which the reset sets)."""
+    raster, weights, bias, steps = drive
+    neuron = LIFParameters(tau_m=4 * ms, tau_ref=3 * ms)
+    v, fired = run_layer(neuron, raster, weights, bias + 0.3, steps, sample_steps=5)
+    ref_v, ref_fired = lif_reference(raster, weights, bias + 0.3, math.exp(-0.25), 0.5, 0.0, 0.0, 3, 1.0, 5)
+    np.testing.assert_allclose(v, ref_v, atol=1e-12)
+    np.testing.assert_array_equal(fired, ref_fired)
+    late = fired[4::5].any(axis=1) | fired[3::5].any(axis=1)  # spikes in the last two steps of a sample
+    assert late.sum() >= 3 and fired[5::5][late[:-1]].sum() > 0, "the drive should spike across sample edges"
+
+
+def test_pseudo_gradient_window_integrates_to_one_step_of_the_potential_unit():
+    """Eq. 10: f'(V) = 1/(2a) on |V - V_th| < a, the derivative of a ramp from 0 to 1 across the window, with V
+    in the unit the layer's inputs are measured in (w_unit for eq. 2, bias_unit for the conductance model)."""
+    for neuron, unit in ((LIFParameters(gate_width=0.25 * mV), 1 * mV), (COBAParameters(), 1 * mV)):
+        height = neuron.namespace["gate_height"]
+        assert height * float(2 * neuron.gate_width / unit) == pytest.approx(1.0), neuron.kind
 
 
 def test_physical_parametrisation_from_membrane(drive):
