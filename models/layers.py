@@ -10,7 +10,7 @@ Geometry (Zhang et al., 2021, Fig. 1; the authors' ``CONV_c_k_s_p`` blocks):
 * every convolution is followed by 2x2 pooling of its spikes (1x2 for 1-D);
   sizes that do not divide drop the last row / column, as PyTorch's pooling.
 
-Weight sharing (DESIGN.md, mechanism 4): the kernel lives in a group with one
+Weight sharing (docs/design.md, mechanism 4): the kernel lives in a group with one
 neuron per kernel element (``<conv>_kernel``) and the biases in one per output
 channel (``<conv>_channel``). At every minibatch boundary a "tie" (Synapses from
 the kernel group to the conv Synapses) sums the gradients accumulated by all
@@ -585,7 +585,7 @@ def conv_connection(pre, post, neuron, pre_stage: Stage, conv: Conv, namespace: 
 
 
 def shared_parameters(conv_synapses, copies, conv_layer, stage: Stage, in_channels: int, namespace, batch_dt, clock):
-    """The kernel and channel groups of a conv layer and their ties (DESIGN.md, mechanism 4).
+    """The kernel and channel groups of a conv layer and their ties (docs/design.md, mechanism 4).
 
     At each minibatch boundary: the ties sum the synapses' (and neurons') gradients
     into the kernel (and channel biases) at ``ORDER_TIE_SUM``; the optimizer runs

@@ -1,4 +1,4 @@
-"""Compile once, run an epoch per call (DESIGN.md mechanisms 1-3).
+"""Compile once, run an epoch per call (docs/design.md, mechanisms 1-3).
 
 One run of the program is one training epoch (learning on) followed by the
 test set (learning off) in a single simulation.  In ``cpp_standalone`` the
