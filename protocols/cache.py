@@ -106,13 +106,14 @@ def main(argv=None) -> int:
             print(f"removed {name} ({size / MIB:.1f} MiB)")
         print(f"removed {len(removed)} build folders")
     seen: set = set()
+    store = root / devices.SHARED_ARRAYS
+    shared = disk_bytes([store], seen) if store.exists() else 0  # counted once, not in the folders that link them
     print(f"build cache {root}")
     for folder in build_folders(root):
         own = disk_bytes([folder], seen)
         days = (now - last_used(folder)) / 86400
         state = "in use" if in_use(folder) else f"used {days:.1f} days ago"
         print(f"  {folder.name}  {own / MIB:8.1f} MiB  {state}  {describe(folder)}")
-    shared = disk_bytes([root / devices.SHARED_ARRAYS], seen) if (root / devices.SHARED_ARRAYS).exists() else 0
     rest = disk_bytes([p for p in root.iterdir() if p.name != devices.SHARED_ARRAYS], seen)
     print(f"  shared data arrays {shared / MIB:.1f} MiB, other files {rest / MIB:.1f} MiB")
     print(f"total {disk_bytes([root], set()) / MIB:.1f} MiB")
