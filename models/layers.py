@@ -99,7 +99,11 @@ n_events : 1  # pooled events sent on in the sample (steps with P > 0)
 """
 POOL_CODE = {"avg": "P_post += {share}", "max": "P_post = 1"}
 POOLINGS = (*POOL_CODE, "lif")
-LIF_POOL_GAIN = 2.0  # lif pooling: weight of each window synapse is LIF_POOL_GAIN / window size (w_unit)
+# lif pooling: weight of each window synapse is LIF_POOL_GAIN / window size (w_unit). With the authors' neuron
+# (threshold 0.5 w_unit, decay 0.2) a unit fires when two of its 2x2 window spike in one step, or one in each of
+# two consecutive steps; one spike alone lands just below the threshold, by 1e-6 relative (at exactly the
+# threshold, float32 rounding of v decided, and the compiled program and numpy decided differently).
+LIF_POOL_GAIN = 2.0 * (1 - 1e-6)
 
 KERNEL_EQUATIONS = """
 w : 1  # kernel element (shared by all its synapses)
