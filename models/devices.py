@@ -1,9 +1,11 @@
 """Brian2 device set-up in one place: runtime (numpy) and cpp_standalone with a build cache.
 
 Standalone programs are built once per structure into ``<cache>/<device>-<hash>``
-(the hash of :meth:`NetworkSpec.key`); a later process with the same structure
-regenerates identical sources, which Brian2 does not rewrite, so ``make``
-recompiles nothing (a new seed recompiles main.cpp only, a few seconds).
+(the hash of :meth:`NetworkSpec.key`, the code version and the host CPU target);
+a later process with the same structure regenerates identical sources, which
+Brian2 does not rewrite, so ``make`` recompiles nothing (the seed is passed at
+run time, so a new seed recompiles nothing either).  Data sets are stored once
+per cache and hard-linked into the build folders (:func:`share_large_arrays`).
 
 A process holds its build folder (a lock file) while it uses it; a second
 process of the same structure takes the next free folder ``...-1``.  Builds of
