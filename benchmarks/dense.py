@@ -17,8 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from threadpoolctl import threadpool_limits
 
-from models import layers, reward
-from models.rules import brp
+from models import layers, optimizers, reward
 
 
 class _Dense:
@@ -177,7 +176,7 @@ class DenseBRP:
 
     def _adam(self, grads):
         self.step += 1
-        b1, b2, eps = brp.ADAM_BETA1, brp.ADAM_BETA2, brp.ADAM_EPS
+        b1, b2, eps = optimizers.ADAM_BETA1, optimizers.ADAM_BETA2, optimizers.ADAM_EPS
         for p, g, m, v in zip(self.params, grads, self.m, self.v):
             m += (1 - b1) * (g - m)
             v += (1 - b2) * (g * g - v)

@@ -37,7 +37,7 @@ import numpy as np
 from brian2 import Equations, EventMonitor, NeuronGroup, StateMonitor, Synapses
 
 from models.neurons import GATE_CODE, RESET, THRESHOLD, LIFParameters
-from models.rules import brp
+from models.rules.base import Plasticity
 from models.topology import Conv, TopologyError
 
 # Per time step, slot 'groups': stage at position p runs its operations at order
@@ -58,6 +58,7 @@ ORDER_OUTPUT_RATES = -99
 ORDER_SIGNAL = -98
 ORDER_DECISION = -97  # to -94: the decision and its reward (dopamine-modulated STDP)
 ORDER_FEEDBACK = -93
+# -90 ... -91 + 2 n_positions: each trained layer's local error (and pseudo-BP's backward sum), output first
 ORDER_STATISTICS = -12
 ORDER_ACTIVITY_MONITOR = -11
 ORDER_SAMPLE_END_EVENT = -9
@@ -292,6 +293,12 @@ def pool_connectivity(conv_shape, window) -> tuple[np.ndarray, np.ndarray]:
     return pre.ravel(), post.ravel()
 
 
+def delta_order(position: int, n_positions: int) -> int:
+    """Order of a layer's local error at a sample's end: from the output backwards (pseudo-BP needs the
+    layer above first); the odd order after it is free for the backward sum into the layer below."""
+    return -90 + 2 * (n_positions - position)
+
+
 def schedule(group: NeuronGroup, position: int) -> None:
     """Put a group's per-step operations in slot 'groups', after the stages before it."""
     base = STEP * position
@@ -478,15 +485,6 @@ def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, neu
         name=f"{stage.name}_step",
     )
     return pool, [pool, synapses, step], "cnt = 0\nP = 0\nn_events = 0"
-
-
-@dataclass(frozen=True)
-class Plasticity:
-    """Synaptic code of a learning rule: the gradient accumulated at a sample's end, and STDP's pairing code."""
-
-    accumulate: str = brp.ACCUMULATE_SYNAPSE
-    on_pre: str = ""  # at a presynaptic spike (STDP)
-    on_post: str = ""  # at a postsynaptic spike (STDP)
 
 
 def _connection(pre, post, neuron, namespace, dt, model, name, plasticity=None) -> Synapses:

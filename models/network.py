@@ -12,11 +12,12 @@ threshold -> reset -> propagation to the next layer.
 
 At each sample boundary (slot 'start' of t = kT, for sample k-1), ordered:
 readout monitor -> output rates to the reward group -> reward signal TP ->
-feedback B * TP into every layer (``rstdp``: the decision, and dopamine to the
-winning output) -> local errors -> per-synapse gradient ->
-minibatch update (every batch_size samples; for a convolution: the ties sum
+the rule's signals (:mod:`models.rules`; BRP: B * TP into every layer; R-STDP: the
+decision, and dopamine to the winning output) -> local errors -> per-synapse gradient ->
+minibatch update (:mod:`models.optimizers`, every batch_size samples; for a convolution: the ties sum
 the gradients into the shared kernel, the optimizer updates it, the ties copy
 it back, :mod:`models.layers`) -> reset of the sample state.
+``python -m protocols.schedule`` prints the whole schedule and every group's final equations.
 """
 
 from __future__ import annotations
@@ -34,11 +35,9 @@ from brian2 import (
     ms,
 )
 
-from models import encoding, layers, propagation, reward
+from models import encoding, layers, optimizers, propagation, reward, rules
 from models.layers import (
     ORDER_APPLY,
-    ORDER_DECISION,
-    ORDER_FEEDBACK,
     ORDER_MONITOR,
     ORDER_OUTPUT_RATES,
     ORDER_RESET,
@@ -51,11 +50,9 @@ from models.layers import (
     sample_operation,
 )
 from models.neurons import COBAParameters, LIFParameters
-from models.reward import at_sample_end
-from models.rules import bp, brp, stdp
+from models.rules import stdp
+from models.rules.base import Wiring
 from models.topology import Conv
-
-RULES = ("brp", "bp", *stdp.RULES)
 
 STATISTICS_CODE = "spikes_train += cnt * int(split_prev(t) == 1)\nspikes_test += cnt * int(split_prev(t) == 2)"
 
@@ -88,8 +85,8 @@ class NetworkSpec:
     precision : str
         'float64' or 'float32' for every state variable.
     rule : str
-        'brp' (reward propagation, :mod:`models.rules.brp`), 'bp' (pseudo-BP, :mod:`models.rules.bp`),
-        'rstdp' (dopamine-modulated STDP) or 'brp-stdp' (BRP's error gating STDP, :mod:`models.rules.stdp`).
+        A learning rule of :mod:`models.rules`: 'brp' (reward propagation), 'bp' (pseudo-BP), 'rstdp'
+        (dopamine-modulated STDP), 'brp-stdp' (BRP's error gating STDP).
     input_shape : tuple of int
         (channels, height, width) or (channels, length) when ``convs`` are given; () for flat inputs.
     convs : tuple of Conv
@@ -132,12 +129,12 @@ class NetworkSpec:
     def __post_init__(self):
         if self.propagation not in propagation.PROPAGATIONS:
             raise ValueError(f"unknown propagation {self.propagation!r}; expected one of {propagation.PROPAGATIONS}")
-        if self.rule not in RULES:
-            raise ValueError(f"unknown rule {self.rule!r}; expected one of {RULES}")
+        rule = rules.get(self.rule)
         if self.inputs not in ("rate", "events"):
             raise ValueError(f"unknown input kind {self.inputs!r}; expected 'rate' or 'events'")
-        if self.convs and self.rule != "brp":
-            raise ValueError(f"rule {self.rule!r} trains fully connected networks only; convolutions need rule 'brp'")
+        if self.convs and not rule.convolutions:
+            trainers = [name for name, other in rules.registry().items() if other.convolutions]
+            raise ValueError(f"rule {self.rule!r} trains fully connected networks only; convolutions need {trainers}")
         if self.input_shape and int(np.prod(self.input_shape)) != self.n_inputs:
             raise ValueError(f"input shape {self.input_shape} does not hold {self.n_inputs} inputs")
 
@@ -201,20 +198,6 @@ class RunInputs:
     trace_on: np.ndarray  # (n_sample_slots,) 1 in the sample slots whose membrane traces are recorded
 
 
-def stdp_trained(spec: NetworkSpec, stage) -> bool:
-    """Whether the synapses into ``stage`` learn by STDP: ``brp-stdp``'s hidden layers, ``rstdp``'s readout."""
-    if spec.rule not in stdp.RULES or not stage.trained:
-        return False
-    if stage.kind == "output":
-        return spec.rule == "rstdp"  # brp-stdp keeps BRP's delta rule at the readout
-    return spec.rule not in stdp.FIXED_HIDDEN
-
-
-def delta_order(position: int, n_layers: int) -> int:
-    """Local errors are computed from the output backwards (pseudo-BP needs the layer above first)."""
-    return -90 + 2 * (n_layers - position)
-
-
 def build_network(
     spec: NetworkSpec,
     data: np.ndarray,
@@ -227,198 +210,174 @@ def build_network(
 
     Names: groups ``input``, ``reward``, ``conv1``, ``pool1`` ..., ``hidden1`` ... ``output``,
     ``conv1_kernel`` and ``conv1_channel`` (shared kernel and biases); synapses
-    ``input_conv1``, ``pool1_hidden1`` ... (into each stage), ``feedback_hidden1`` ...,
-    ``feedback_output`` (``rstdp``: ``dopamine_output``, ``output_inhibition``, ``decision_rivals``,
-    ``decision_outcome`` instead); monitor ``readout`` (spike counts ``cnt`` and summed potentials ``vsum``);
+    ``input_conv1``, ``pool1_hidden1`` ... (into each stage), the rule's (``feedback_hidden1`` ...,
+    ``feedback_output`` for BRP); monitor ``readout`` (spike counts ``cnt`` and summed potentials ``vsum``);
     TimedArrays ``data``, ``order``, ``label``, ``split_prev``, ``step_size``, ``adam_eps``, ``adam_on``,
     ``grad_scale``, ``trace_on``.
     Recording (the firing statistics of :mod:`models.training`): ``activity_monitor`` (per sample
     and stage), ``<layer>_trace`` and ``<layer>_trace_spikes`` (membrane traces of traced neurons).
     """
-    T = spec.sample_duration
-    dt = spec.dt
-    batch_dt = spec.batch_size * T
-    neuron = spec.neuron
-    timed = {
-        "data": TimedArray(np.ascontiguousarray(data, dtype=float), dt=T if spec.inputs == "rate" else dt, name="data"),
-        "order": TimedArray(inputs.order.astype(float), dt=T, name="order"),
-        "label": TimedArray(inputs.label.astype(float), dt=T, name="label"),
-        "split_prev": TimedArray(inputs.split_prev.astype(float), dt=T, name="split_prev"),
-        "step_size": TimedArray(inputs.step_size.astype(float), dt=batch_dt, name="step_size"),
-        "adam_eps": TimedArray(inputs.adam_eps.astype(float), dt=batch_dt, name="adam_eps"),
-        "adam_on": TimedArray(inputs.adam_on.astype(float), dt=batch_dt, name="adam_on"),
-        "grad_scale": TimedArray(inputs.grad_scale.astype(float), dt=batch_dt, name="grad_scale"),
-        "trace_on": TimedArray(inputs.trace_on.astype(float), dt=T, name="trace_on"),
-    }
-    namespace = dict(timed, inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, step_dt=dt, alpha=spec.alpha)
-    namespace.update(neuron.namespace)
-    namespace.update(brp.NAMESPACE)
-    namespace.update(stdp.NAMESPACE)
-    sample_clock = Clock(dt=T, name="sample_clock")
-    batch_clock = Clock(dt=batch_dt, name="batch_clock")
-
-    objects = []
+    rule = rules.get(spec.rule)
+    namespace = _namespace(spec, rule, data, inputs)
     stages = spec.stages
-    # a group keeps a spike trace where STDP-trained synapses read it: its incoming or its outgoing ones
-    pairing = [stdp_trained(spec, stage) for stage in stages] + [False]
-    traced = [pairing[k] or pairing[k + 1] for k in range(len(stages))]
-    trace_model, trace_spike = (stdp.TRACE_EQUATION, stdp.TRACE_ON_SPIKE) if traced[0] else ("", "")
+    reward_group = reward.reward_group(spec.n_classes, namespace, spec.dt, rule.reward_equations)
+    sample_clock = Clock(dt=spec.sample_duration, name="sample_clock")
+    batch_clock = Clock(dt=spec.batch_size * spec.sample_duration, name="batch_clock")
+    wiring = Wiring(spec, namespace, reward_group, sample_clock, batch_clock, feedback, weights, stages[-1].position)
+    traced = _spike_traces(rule, stages)
+    group = _input_group(spec, namespace, traced[0])
+    objects = [group, *_sample_end(group, "\n".join(["cnt = 0"] + [stdp.TRACE_RESET] * traced[0]), spec)]
+    objects += [reward_group, _stage_operation(reward_group, reward.TP_CODE[spec.signal], ORDER_SIGNAL, spec, "signal")]
+    objects += rule.network_objects(wiring)
+    recorded = [group]
+    for index, (pre_stage, stage) in enumerate(zip(stages, stages[1:]), start=1):
+        if stage.kind == "pool":
+            group, stage_objects = _pooling(spec, namespace, group, pre_stage, stage)
+        else:
+            group, stage_objects = _trained_layer(spec, rule, wiring, group, pre_stage, stage, traced[index])
+        objects += stage_objects
+        recorded.append(group)
+    if spec.record:
+        objects += layers.activity_recording(recorded, sample_clock, spec.sample_duration)
+    objects += _readout(spec, namespace, group, reward_group, sample_clock, rule.decides)
+    propagation.attach(objects, spec.propagation)
+    return Network(*objects, name="brp_snn")
+
+
+def _namespace(spec: NetworkSpec, rule, data: np.ndarray, inputs: RunInputs) -> dict:
+    """The TimedArrays of the run and the constants every group reads."""
+    T, batch_dt = spec.sample_duration, spec.batch_size * spec.sample_duration
+    per_sample = ("order", "label", "split_prev", "trace_on")
+    per_batch = ("step_size", "adam_eps", "adam_on", "grad_scale")
+    namespace = {
+        "data": TimedArray(
+            np.ascontiguousarray(data, dtype=float), dt=T if spec.inputs == "rate" else spec.dt, name="data"
+        )
+    }
+    for name in per_sample + per_batch:
+        namespace[name] = TimedArray(
+            getattr(inputs, name).astype(float), dt=T if name in per_sample else batch_dt, name=name
+        )
+    namespace.update(inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, step_dt=spec.dt, alpha=spec.alpha)
+    return namespace | spec.neuron.namespace | optimizers.NAMESPACE | rule.namespace
+
+
+def _stage_operation(group, code: str, order: int, spec: NetworkSpec, name: str):
+    """An operation of ``group`` at each sample's end, named ``<group>_<name>``."""
+    return sample_operation(group, code, order, spec.sample_duration, f"{group.name}_{name}")
+
+
+def _spike_traces(rule, stages) -> list[bool]:
+    """Whether each stage keeps a spike trace: where STDP-paired synapses read it, incoming or outgoing."""
+    pairs = [
+        stage.kind in ("dense", "output") and rule.learns(stage) and rule.synapses(stage, pre_stage)[1].pairs
+        for pre_stage, stage in zip(stages, stages[1:])
+    ]
+    pairs = [False, *pairs, False]
+    return [pairs[k] or pairs[k + 1] for k in range(len(stages))]
+
+
+def _input_group(spec: NetworkSpec, namespace: dict, traced: bool):
     make_input = encoding.bernoulli_input if spec.inputs == "rate" else encoding.frame_input
-    input_group = make_input(
+    group = make_input(
         spec.n_inputs,
         namespace,
-        dt=dt,
+        dt=spec.dt,
         events={SAMPLE_END: SAMPLE_END_CONDITION},
-        model=trace_model,
-        on_spike=trace_spike,
+        model=stdp.TRACE_EQUATION if traced else "",
+        on_spike=stdp.TRACE_ON_SPIKE if traced else "",
     )
-    layers.schedule(input_group, 0)
-    objects.append(input_group)
-    reward_group = reward.reward_group(spec.n_classes, namespace, dt=dt)
-    objects.append(reward_group)
-    objects.append(sample_operation(reward_group, brp.TP_CODE[spec.signal], ORDER_SIGNAL, T, "reward_signal"))
-    decides = spec.rule == "rstdp"  # a readout decision (tie-break by the summed potential) releases dopamine
-    if decides:
-        objects += reward.decision(reward_group, namespace, sample_clock, ORDER_DECISION)
-        reward_group.hit_rate = weights["reward.hit_rate"]
+    layers.schedule(group, 0)
+    return group
 
-    neuron_model = {"brp": brp.neuron_equations, "bp": bp.neuron_equations}.get(spec.rule)
-    learning_model = neuron_model() if neuron_model else stdp.neuron_equations(spec.rule)
-    last_position = stages[-1].position
-    previous, previous_stage = input_group, stages[0]
-    recorded = [input_group]
-    for index, stage in enumerate(stages[1:], start=1):
-        name = stage.name
-        if stage.kind == "pool":
-            pool, pooling, pool_reset = layers.pooling_stage(
-                previous, previous_stage, stage, spec.pooling, neuron, namespace, dt
-            )
-            objects += pooling + [
-                sample_operation(pool, STATISTICS_CODE, ORDER_STATISTICS, T, f"{name}_statistics"),
-                sample_operation(pool, pool_reset, ORDER_RESET, T, f"{name}_reset"),
-            ]
-            previous, previous_stage = pool, stage
-            recorded.append(pool)
-            continue
-        role = "output" if stage.kind == "output" else "hidden"
-        fixed = spec.rule in stdp.FIXED_HIDDEN and role == "hidden"  # R-STDP: a readout on fixed random features
-        sums_potential = role == "output"  # the readout's tie-break
-        layer_model = Equations(STATISTICS_EQUATIONS) + (Equations("") if fixed else learning_model)
-        reset_code = "cnt = 0\ngate_sum = 0\n" + neuron.sample_reset_code
-        if sums_potential:
-            layer_model += Equations(reward.READOUT_EQUATION)
-            reset_code += "\n" + reward.POTENTIAL_RESET
-        if traced[index]:
-            layer_model += Equations(stdp.TRACE_EQUATION)
-            reset_code += "\n" + stdp.TRACE_RESET
-        layer, integrate = layers.spiking_layer(
-            neuron,
-            stage.size,
-            stage.position,
-            namespace,
-            dt,
-            name,
-            layer_model,
-            traces=spec.record,
-            on_spike=stdp.TRACE_ON_SPIKE if traced[index] else "",
-            on_integrate=reward.POTENTIAL_SUM if sums_potential else "",
-            pseudo_gradient=not fixed,
-        )
-        if spec.record:
-            objects += layers.trace_monitors(layer, stage.position, layers.traced_neurons(stage))
-        if stage.kind == "conv":
-            synapses, *copies = layers.conv_connection(
-                previous, layer, neuron, previous_stage, stage.conv, namespace, dt
-            )
-            kernel, channel, shared = layers.shared_parameters(
-                synapses, copies, layer, stage, previous_stage.shape[0], namespace, batch_dt, batch_clock
-            )
-            objects += shared
-            learned = {kernel: ("w", "w_m", "w_v"), channel: ("bias", "bias_m", "bias_v")}
-        elif fixed:
-            synapses = layers.dense_connection(previous, layer, neuron, previous_stage, namespace, dt)
-            synapses.w = weights[f"{synapses.name}.w"]
-            layer.bias = weights[f"{name}.bias"]
-            learned = {}
-        else:
-            backward = spec.rule == "bp" and stage.position > 1
-            if pairing[index]:
-                model = stdp.synapse_equations()
-                plasticity = layers.Plasticity(stdp.ACCUMULATE[spec.rule], stdp.ON_PRE, stdp.ON_POST)
-            else:
-                model = bp.synapse_equations(backward) if spec.rule == "bp" else brp.synapse_equations()
-                plasticity = layers.Plasticity()
-            synapses = layers.dense_connection(
-                previous,
-                layer,
-                neuron,
-                previous_stage,
-                namespace,
-                dt,
-                model=model,
-                plasticity=plasticity,
-            )
-            if backward:
-                at_sample_end(synapses, "bp_pre", sample_clock, delta_order(stage.position, last_position) + 1)
-            learned = {synapses: ("w", "w_m", "w_v"), layer: ("bias", "bias_m", "bias_v")}
-        for group, variables in learned.items():
-            for variable in variables:
-                setattr(group, variable, weights[f"{group.name}.{variable}"])
-            parameter = variables[0]
-            objects.append(
-                sample_operation(
-                    group, brp.apply_code(spec.optimizer, parameter), ORDER_APPLY, batch_dt, f"{group.name}_apply"
-                )
-            )
-        if decides:
-            if role == "output":
-                objects += [
-                    reward.dopamine_synapses(reward_group, layer, sample_clock, ORDER_FEEDBACK),
-                    layers.lateral_inhibition(layer, neuron, stage.position, stdp.WTA_INHIBITION, namespace, dt),
-                ]
-        elif spec.rule in ("brp", "brp-stdp") or role == "output":
-            objects.append(
-                reward.feedback_synapses(
-                    reward_group, layer, role, feedback.get(name), namespace, sample_clock, ORDER_FEEDBACK
-                )
-            )
-        if spec.rule == "brp" or (spec.rule == "brp-stdp" and role == "output"):
-            delta = brp.delta_code(role, spec.form)
-        elif spec.rule == "bp":
-            delta = bp.delta_code(role)
-        else:
-            delta = stdp.delta_code(spec.rule, spec.form)
-        objects += [layer, integrate, synapses]
-        if not fixed:
-            objects.append(
-                sample_operation(layer, delta, delta_order(stage.position, last_position), T, f"{name}_delta")
-            )
-        objects += [
-            sample_operation(layer, STATISTICS_CODE, ORDER_STATISTICS, T, f"{name}_statistics"),
-            sample_operation(layer, reset_code, ORDER_RESET, T, f"{name}_reset"),
-        ]
-        previous, previous_stage = layer, stage
-        recorded.append(layer)
-    if spec.record:
-        objects += layers.activity_recording(recorded, sample_clock, T)
-    objects.append(
-        reward.output_to_reward(previous, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES, decides)
+
+def _pooling(spec: NetworkSpec, namespace: dict, conv_layer, conv_stage, stage):
+    pool, objects, pool_reset = layers.pooling_stage(
+        conv_layer, conv_stage, stage, spec.pooling, spec.neuron, namespace, spec.dt
     )
-    objects += [
-        sample_operation(input_group, STATISTICS_CODE, ORDER_STATISTICS, T, "input_statistics"),
-        sample_operation(
-            input_group, "cnt = 0" + ("\n" + stdp.TRACE_RESET if traced[0] else ""), ORDER_RESET, T, "input_reset"
-        ),
-        sample_operation(reward_group, "lcnt = 0", ORDER_RESET, T, "reward_reset"),
+    return pool, objects + _sample_end(pool, pool_reset, spec)
+
+
+def _sample_end(group, reset_code: str, spec: NetworkSpec) -> list:
+    """A stage's firing statistics, then its reset, at each sample's end."""
+    return [
+        _stage_operation(group, STATISTICS_CODE, ORDER_STATISTICS, spec, "statistics"),
+        _stage_operation(group, reset_code, ORDER_RESET, spec, "reset"),
+    ]
+
+
+def _trained_layer(spec: NetworkSpec, rule, wiring: Wiring, previous, pre_stage, stage, traced: bool):
+    """A conv, hidden or output layer, its incoming synapses, and what its rule needs to train them
+    (a layer the rule does not train keeps its initial weights)."""
+    neuron, namespace, weights = spec.neuron, wiring.namespace, wiring.weights
+    learns = rule.learns(stage)
+    output = stage.kind == "output"
+    model = Equations(STATISTICS_EQUATIONS) + (rule.neuron_equations(stage) if learns else Equations(""))
+    reset = ["cnt = 0", "gate_sum = 0", neuron.sample_reset_code]
+    if output:  # the readout's tie-break
+        model += Equations(reward.READOUT_EQUATION)
+        reset.append(reward.POTENTIAL_RESET)
+    if traced:
+        model += Equations(stdp.TRACE_EQUATION)
+        reset.append(stdp.TRACE_RESET)
+    layer, integrate = layers.spiking_layer(
+        neuron,
+        stage.size,
+        stage.position,
+        namespace,
+        spec.dt,
+        stage.name,
+        model,
+        traces=spec.record,
+        on_spike=stdp.TRACE_ON_SPIKE if traced else "",
+        on_integrate=reward.POTENTIAL_SUM if output else "",
+        pseudo_gradient=learns,
+    )
+    objects = [layer, integrate]
+    if spec.record:
+        objects += layers.trace_monitors(layer, stage.position, layers.traced_neurons(stage))
+    batch_dt = spec.batch_size * spec.sample_duration
+    if stage.kind == "conv":
+        synapses, *copies = layers.conv_connection(previous, layer, neuron, pre_stage, stage.conv, namespace, spec.dt)
+        kernel, channel, shared = layers.shared_parameters(
+            synapses, copies, layer, stage, pre_stage.shape[0], namespace, batch_dt, wiring.batch_clock
+        )
+        objects += shared
+        learned = {kernel: ("w", "w_m", "w_v"), channel: ("bias", "bias_m", "bias_v")}
+    else:
+        synapse_model, plasticity = rule.synapses(stage, pre_stage) if learns else (None, None)
+        synapses = layers.dense_connection(
+            previous, layer, neuron, pre_stage, namespace, spec.dt, model=synapse_model, plasticity=plasticity
+        )
+        learned = {synapses: ("w", "w_m", "w_v"), layer: ("bias", "bias_m", "bias_v")} if learns else {}
+        if not learns:
+            synapses.w, layer.bias = weights[f"{synapses.name}.w"], weights[f"{stage.name}.bias"]
+    objects.append(synapses)
+    for group, variables in learned.items():
+        for variable in variables:
+            setattr(group, variable, weights[f"{group.name}.{variable}"])
+        apply = optimizers.apply_code(spec.optimizer, variables[0])
+        objects.append(sample_operation(group, apply, ORDER_APPLY, batch_dt, f"{group.name}_apply"))
+    if learns:
+        objects += rule.layer_objects(wiring, stage, layer, synapses)
+        order = layers.delta_order(stage.position, wiring.n_positions)
+        objects.append(_stage_operation(layer, rule.delta_code(stage, spec.form), order, spec, "delta"))
+    return layer, objects + _sample_end(layer, "\n".join(filter(None, reset)), spec)
+
+
+def _readout(spec: NetworkSpec, namespace: dict, output, reward_group, sample_clock, decides: bool) -> list:
+    """The output rates (and, for a rule's decision, summed potentials) into the reward group, the reward
+    group's reset, and the monitor ``readout`` of each sample's output counts and summed potentials."""
+    return [
+        reward.output_to_reward(output, reward_group, namespace, sample_clock, ORDER_OUTPUT_RATES, decides),
+        _stage_operation(reward_group, "lcnt = 0", ORDER_RESET, spec, "reset"),
         StateMonitor(
-            previous,
+            output,
             ["cnt", "vsum"],
             record=True,
-            dt=T,
+            dt=spec.sample_duration,
             when="start",
             order=ORDER_MONITOR,
             name="readout",
         ),
     ]
-    propagation.attach(objects, spec.propagation)
-    return Network(*objects, name="brp_snn")

@@ -10,9 +10,9 @@ Each hidden layer l receives ``B^l TP`` through a Synapses object from the
 reward group whose weights ``b_fb`` are drawn once (seeded) and never trained;
 the output layer receives the one-hot target through one-to-one synapses.
 
-For dopamine-modulated STDP (:mod:`models.rules.stdp`) the group also takes the
-network's decision at each sample's end (:func:`decision`) and releases its
-reward, as dopamine, to the winning output (:func:`dopamine_synapses`).
+A rule may give the group further variables: dopamine-modulated STDP
+(:mod:`models.rules.rstdp`) takes the network's decision at each sample's end and
+releases its reward, as dopamine, to the winning output.
 """
 
 from __future__ import annotations
@@ -30,24 +30,22 @@ READOUT_EQUATION = "vsum : 1  # membrane potential as the threshold sees it, sum
 POTENTIAL_SUM = "vsum += v / mV"
 POTENTIAL_RESET = "vsum = 0"
 
-# The network's decision and the dopamine it releases (dopamine-modulated STDP, models/rules/stdp.py).
-DECISION_EQUATIONS = """
-vsum : 1  # summed membrane potential of this class's output in the sample (the tie-break)
-beaten : 1  # other classes whose output spiked more, or as often with a summed potential as high
-winner : 1  # 1 if this class's output won (the decision): most spikes, ties broken by the summed potential
-correct : 1  # 1 if the decision is the label (the same in every neuron)
-decided : 1  # 1 if there is a decision
-hit_rate : 1  # running fraction of correct decisions over recent training samples
-reward : 1  # dopamine: 1 - hit_rate for a correct decision, -hit_rate for a wrong one, 0 none
-"""
-HIT_RATE_WINDOW = 100  # training samples over which the hit rate is averaged
+SIGNALS = ("label", "error", "sign")
+# The reward signal TP of eqs. 4, 5, 7, computed from the label spike counts (lcnt = T x one-hot)
+# and the output rates y (eq. 6).
+TP_CODE = {
+    "label": "tp = lcnt * inv_T",
+    "error": "tp = y - lcnt * inv_T",
+    "sign": "tp = sign(y - lcnt * inv_T)",
+}
 
 
-def reward_group(n_classes: int, namespace: dict, dt) -> NeuronGroup:
-    """Neuron ``i`` spikes at every step of a sample whose label (TimedArray ``label``) is ``i``."""
+def reward_group(n_classes: int, namespace: dict, dt, equations: str = "") -> NeuronGroup:
+    """Neuron ``i`` spikes at every step of a sample whose label (TimedArray ``label``) is ``i``;
+    ``equations`` are further variables a rule needs (e.g. for its decision)."""
     return NeuronGroup(
         n_classes,
-        Equations(REWARD_EQUATIONS) + Equations(DECISION_EQUATIONS),
+        Equations(REWARD_EQUATIONS) + Equations(equations),
         threshold="abs(label(t) - i) < 0.5",
         reset="lcnt += 1",
         namespace=namespace,
@@ -92,56 +90,9 @@ def feedback_synapses(reward, layer, role: str, b_matrix, namespace, clock, orde
     return synapses
 
 
-# Mozafari et al. (2019) scale reward by the misses and punishment by the hits, so that the expected
-# dopamine is zero whatever the accuracy (otherwise early punishments silence the network).
-REWARD_CODE = f"""
-reward = decided * (correct * (1 - hit_rate) - (1 - correct) * hit_rate)
-hit_rate += int(split_prev(t) == 1) * decided * (correct - hit_rate) / {HIT_RATE_WINDOW}
-"""
-
-
-# A rival beats this class if its output spiked more, or as often with a summed potential as high.
-RIVAL_CODE = "beaten_post = int(y_pre > y_post or (y_pre == y_post and vsum_pre >= vsum_post)) : 1 (summed)"
-
-
-def decision(reward, namespace, clock, first_order: int) -> list:
-    """The decision and its reward at a sample's end, in orders ``first_order`` ... ``first_order + 3``."""
-    rivals = Synapses(reward, reward, RIVAL_CODE, name="decision_rivals")
-    rivals.connect(condition="i != j")
-    at_sample_end(rivals, "beaten_post", clock, first_order)
-    outcome = Synapses(
-        reward,
-        reward,
-        "correct_post = winner_pre * int(lcnt_pre > 0) : 1 (summed)\ndecided_post = winner_pre : 1 (summed)",
-        name="decision_outcome",
-    )
-    outcome.connect()
-    for variable in ("correct_post", "decided_post"):
-        at_sample_end(outcome, variable, clock, first_order + 2)
-    dt = clock.dt
-    return [
-        rivals,
-        reward.run_regularly(
-            "winner = int(beaten == 0 and y > 0)", dt=dt, when="start", order=first_order + 1, name="decision_winner"
-        ),
-        outcome,
-        reward.run_regularly(REWARD_CODE, dt=dt, when="start", order=first_order + 3, name="decision_reward"),
-    ]
-
-
-def dopamine_synapses(reward, output, clock, order) -> Synapses:
-    """The reward to the output neuron that won (the decision maker), nothing to the others."""
-    synapses = Synapses(
-        reward, output, "da_post = reward_pre * winner_pre : 1 (summed)", name=f"dopamine_{output.name}"
-    )
-    synapses.connect(j="i")
-    at_sample_end(synapses, "da_post", clock, order)
-    return synapses
-
-
 def output_to_reward(output, reward, namespace, clock, order, decision=False) -> Synapses:
     """One-to-one synapses that give the reward group the output rates y (eq. 6), and with
-    ``decision`` the outputs' summed potentials (the tie-break of :func:`decision`)."""
+    ``decision`` the outputs' summed potentials (the tie-break of a rule's decision)."""
     model = "y_post = cnt_pre * inv_T : 1 (summed)" + ("\nvsum_post = vsum_pre : 1 (summed)" if decision else "")
     synapses = Synapses(
         output,

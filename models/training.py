@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from brian2 import mV, second
 
-from models import devices, layers, reward
+from models import devices, layers, optimizers, reward, rules
 from models.network import NetworkSpec, RunInputs, build_network
-from models.rules import brp, stdp
 
 SPLIT_NONE, SPLIT_TRAIN, SPLIT_TEST = 0, 1, 2
 REPORT_PERIOD = 10 * second  # progress lines within a run
@@ -32,9 +31,11 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
     A dense layer's arrays are its synapses' ``w`` and its neurons' ``bias``; a
     convolution's are its kernel group's ``w`` (C_out x C_in x kh x kw, row-major)
     and its channel group's ``bias``. Each comes with Adam moments ``_m`` and ``_v``, but
-    the fixed hidden layers of ``rstdp``; ``rstdp`` also carries the reward group's hit rate.
+    the layers a rule does not train (``rstdp``'s hidden layers), and the rule's own arrays
+    (``rstdp``: the reward group's hit rate). A rule may shift the weights' range (STDP rules start excitatory).
     """
     state = {}
+    rule = rules.get(spec.rule)
     stages = spec.stages
     for previous, stage in zip(stages, stages[1:]):
         if not stage.trained:
@@ -47,17 +48,14 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
             fan_in, n_weights, n_biases = previous.size, previous.size * stage.size, stage.size
             weight_key, bias_key = f"{previous.name}_{stage.name}.w", f"{stage.name}.bias"
         bound = 1.0 / np.sqrt(fan_in)
-        # STDP rules learn only where the postsynaptic neuron spikes: start with excitatory drive
-        low, high = (-bound, 1.3 * bound) if spec.rule in stdp.RULES else (-bound, bound)
-        state[weight_key] = rng.uniform(low, high, size=n_weights)
+        state[weight_key] = rng.uniform(*rule.weight_range(bound), size=n_weights)
         state[bias_key] = rng.uniform(-bound, bound, size=n_biases)
-        if spec.rule in stdp.FIXED_HIDDEN and stage.kind != "output":
-            continue  # fixed random features under R-STDP: no optimizer state
+        if not rule.learns(stage):
+            continue  # fixed random features (R-STDP): no optimizer state
         for array in (weight_key, bias_key):
             state[f"{array}_m"] = np.zeros_like(state[array])
             state[f"{array}_v"] = np.zeros_like(state[array])
-    if spec.rule == "rstdp":
-        state["reward.hit_rate"] = np.zeros(spec.n_classes)  # the running hit rate of the decisions
+    state |= rule.initial_state(spec)
     state["optimizer_steps"] = np.zeros(1)
     return state
 
@@ -65,7 +63,7 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
 def decisions(counts: np.ndarray, vsum: np.ndarray) -> np.ndarray:
     """The prediction of every rule for each sample (columns): the output with the most spikes, ties broken
     by the summed potential; -1 (no decision, counted wrong) when silent or still tied. ``rstdp``'s reward
-    group takes the same decision (:func:`models.reward.decision`)."""
+    group takes the same decision (:func:`models.rules.rstdp.decision`)."""
     top = counts.max(axis=0)
     tied = counts == top
     leaders = tied & (vsum == np.where(tied, vsum, -np.inf).max(axis=0))
@@ -142,9 +140,9 @@ def plan_run(
         k += 1
         adam_on[b], grad_scale[b] = 1.0, 1.0 / n_train
         if spec.optimizer == "adam":
-            correction2 = 1 - brp.ADAM_BETA2**k
-            step_size[b] = lr * np.sqrt(correction2) / (1 - brp.ADAM_BETA1**k)
-            adam_eps[b] = brp.ADAM_EPS * np.sqrt(correction2)
+            correction2 = 1 - optimizers.ADAM_BETA2**k
+            step_size[b] = lr * np.sqrt(correction2) / (1 - optimizers.ADAM_BETA1**k)
+            adam_eps[b] = optimizers.ADAM_EPS * np.sqrt(correction2)
         else:
             step_size[b] = lr
     trace_on = np.zeros(n)

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 from brian2 import mV
 
-from models import layers, propagation
+from models import layers, optimizers, propagation, reward, rules
 from models.devices import DeviceError, check_device
 from models.encoding import pack_frames
 from models.layers import POOLINGS
-from models.network import RULES, NetworkSpec
+from models.network import NetworkSpec
 from models.neurons import neuron_parameters
 from models.rules import brp
 from models.topology import TopologyError, split_topology
@@ -83,12 +83,12 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--pooling", choices=POOLINGS, default="avg", help="pooling of spikes after each convolution")
     p.add_argument(
         "--rule",
-        choices=RULES,
+        choices=rules.names(),
         default="brp",
-        help="brp (reward propagation), bp (pseudo-BP), rstdp (dopamine-modulated STDP), brp-stdp (BRP error x STDP)",
+        help=", ".join(f"{name} ({rule.summary})" for name, rule in rules.registry().items()),
     )
     p.add_argument(
-        "--signal", choices=brp.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)"
+        "--signal", choices=reward.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)"
     )
     p.add_argument(
         "--form", choices=brp.FORMS, default="code", help="hidden error: code B*TP (authors' code) or paper h - B*TP"
@@ -98,7 +98,7 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--alpha", type=positive(float), default=1.0, help="encoder factor of eq. 3")
     p.add_argument("--lr", type=positive(float), default=defaults.lr)
     p.add_argument("--batch-size", type=positive(int), default=defaults.batch_size)
-    p.add_argument("--optimizer", choices=brp.OPTIMIZERS, default="adam")
+    p.add_argument("--optimizer", choices=optimizers.OPTIMIZERS, default="adam")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--device",
@@ -252,8 +252,11 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
     if len(dataset.train_y) == 0 or len(dataset.test_y) == 0:
         raise DataError(f"{protocol}: the data have no training or no test samples")
     convs, sizes = split_topology(args.topology, dataset.n_classes)
-    if convs and args.rule != "brp":
-        raise UsageError(f"--rule {args.rule} trains FC topologies only; convolutions are trained with --rule brp")
+    if convs and not rules.get(args.rule).convolutions:
+        trainers = ", ".join(name for name, rule in rules.registry().items() if rule.convolutions)
+        raise UsageError(
+            f"--rule {args.rule} trains FC topologies only; convolutions are trained with --rule {trainers}"
+        )
     data = np.concatenate([dataset.train_x, dataset.test_x])
     labels = np.concatenate([dataset.train_y, dataset.test_y])
     n_train, n_test = len(dataset.train_y), len(dataset.test_y)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from analysis.compare import write_comparison
 from analysis.runs import RunReadError
-from models.network import RULES
+from models import rules
 from protocols import cli, runs, sweep
 
 
@@ -30,7 +30,9 @@ def main(argv=None) -> int:
     own = argv[: argv.index("--")] if "--" in argv else argv
     parser = cli.OneLineParser(prog="python -m protocols.compare", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sweep.DATASETS, required=True)
-    parser.add_argument("--rules", default=",".join(RULES), help=f"comma-separated, from {', '.join(RULES)}")
+    parser.add_argument(
+        "--rules", default=",".join(rules.names()), help=f"comma-separated, from {', '.join(rules.names())}"
+    )
     parser.add_argument("--seeds", type=cli.positive(int), default=3)
     parser.add_argument("--epochs", type=cli.positive(int), default=None, help="the protocol's default if not given")
     parser.add_argument("--workers", type=cli.positive(int), default=2)
@@ -38,12 +40,14 @@ def main(argv=None) -> int:
     parser.add_argument("--results-dir", default=str(cli.DEFAULT_RESULTS))
     parser.add_argument("--timeout", type=cli.positive(float), default=None, metavar="SECONDS", help="per run")
     args = parser.parse_args(own)
-    rules = [r.strip() for r in args.rules.split(",") if r.strip()]
-    unknown = sorted(set(rules) - set(RULES))
-    if not rules or unknown:
-        parser.error(f"--rules: unknown rule(s) {', '.join(unknown) or '(none given)'}; expected some of {RULES}")
+    chosen = [r.strip() for r in args.rules.split(",") if r.strip()]
+    unknown = sorted(set(chosen) - set(rules.names()))
+    if not chosen or unknown:
+        parser.error(
+            f"--rules: unknown rule(s) {', '.join(unknown) or '(none given)'}; expected some of {rules.names()}"
+        )
     epochs = args.epochs or importlib.import_module(f"protocols.{args.dataset}").DEFAULTS.epochs
-    grid = f"rule={','.join(rules)};seed={','.join(str(s) for s in range(args.seeds))}"
+    grid = f"rule={','.join(chosen)};seed={','.join(str(s) for s in range(args.seeds))}"
     sweep_argv = ["--dataset", args.dataset, "--grid", grid, "--epochs", str(epochs), "--workers", str(args.workers)]
     sweep_argv += ["--results-dir", args.results_dir] + (["--scheduler", args.scheduler] if args.scheduler else [])
     sweep_argv += ["--timeout", str(args.timeout)] if args.timeout else []

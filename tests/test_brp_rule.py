@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from brian2 import SpikeMonitor, StateMonitor, ms
 
+from models import optimizers, reward
 from models.network import NetworkSpec, build_network
 from models.rules import brp
 from models.training import feedback_matrices, initial_state, plan_run
@@ -64,17 +65,17 @@ def reference_update(raster_per_sample, labels, state, feedback, form, signal, o
         if optimizer == "sgd":
             out[key] = p - lr * g
         else:
-            m = (1 - brp.ADAM_BETA1) * g
-            v = (1 - brp.ADAM_BETA2) * g * g
-            m_hat, v_hat = m / (1 - brp.ADAM_BETA1), v / (1 - brp.ADAM_BETA2)
-            out[key] = p - lr * m_hat / (np.sqrt(v_hat) + brp.ADAM_EPS)
+            m = (1 - optimizers.ADAM_BETA1) * g
+            v = (1 - optimizers.ADAM_BETA2) * g * g
+            m_hat, v_hat = m / (1 - optimizers.ADAM_BETA1), v / (1 - optimizers.ADAM_BETA2)
+            out[key] = p - lr * m_hat / (np.sqrt(v_hat) + optimizers.ADAM_EPS)
     return {k: v.ravel() for k, v in out.items()}, np.array(vsums)
 
 
 CASES = [
     (rule, form, signal, optimizer, "runtime")
-    for rule, form, signal in [("brp", f, s) for f in brp.FORMS for s in brp.SIGNALS] + [("bp", "code", "label")]
-    for optimizer in brp.OPTIMIZERS
+    for rule, form, signal in [("brp", f, s) for f in brp.FORMS for s in reward.SIGNALS] + [("bp", "code", "label")]
+    for optimizer in optimizers.OPTIMIZERS
 ] + compiled_cases(("brp", "paper", "error", "adam"), ("bp", "code", "label", "adam"))
 
 

@@ -28,10 +28,10 @@ import numpy as np
 import pytest
 from scipy.signal import correlate
 
+from models import optimizers
 from models.encoding import pack_frames
 from models.layers import LIF_POOL_GAIN
 from models.network import NetworkSpec
-from models.rules import brp
 from models.topology import Conv
 from models.training import Trainer, feedback_matrices, initial_state, sample_slots
 
@@ -172,7 +172,7 @@ class Reference:
     def adam(self, grads, count, lr):
         """One Adam step (PyTorch's) on the mean gradient over ``count`` samples."""
         self.k += 1
-        b1, b2, eps = brp.ADAM_BETA1, brp.ADAM_BETA2, brp.ADAM_EPS
+        b1, b2, eps = optimizers.ADAM_BETA1, optimizers.ADAM_BETA2, optimizers.ADAM_EPS
         for key, total in grads.items():
             g = total / self.dtype(count)
             m = self.p[f"{key}_m"] = b1 * self.p[f"{key}_m"] + (1 - b1) * g

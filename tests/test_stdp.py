@@ -10,8 +10,7 @@ from brian2 import seed as brian_seed
 from models.layers import STEP, TRACE
 from models.network import NetworkSpec, build_network
 from models.neurons import COBAParameters
-from models.reward import HIT_RATE_WINDOW
-from models.rules import stdp
+from models.rules import rstdp, stdp
 from models.training import decisions, feedback_matrices, initial_state, plan_run
 from tests.rasters import sample_rasters
 from tests.standalone import compiled_cases, simulate
@@ -61,7 +60,7 @@ def reference_update(rasters, labels, state, feedback, rule, lr):
     b = [state["hidden1.bias"], state["output.bias"]]
     grads = [np.zeros_like(W[0]), np.zeros_like(W[1]), np.zeros_like(b[0]), np.zeros_like(b[1])]
     hit_rate = 0.0
-    inhibition = stdp.WTA_INHIBITION if rule == "rstdp" else 0.0
+    inhibition = rstdp.WTA_INHIBITION if rule == "rstdp" else 0.0
     for raster, label in zip(rasters, labels):
         spikes, gates, vsum = forward(raster, W, b, inhibition)
         counts = [s.sum(axis=0) for s in spikes]
@@ -81,10 +80,10 @@ def reference_update(rasters, labels, state, feedback, rule, lr):
             winner = ((beaten == 0) & (y > 0)).astype(float)
             decided, correct = winner.sum(), winner[label]
             reward = decided * (correct * (1 - hit_rate) - (1 - correct) * hit_rate)
-            hit_rate += decided * (correct - hit_rate) / HIT_RATE_WINDOW
+            hit_rate += decided * (correct - hit_rate) / rstdp.HIT_RATE_WINDOW
             grads[1] -= reward * winner * c[1] / T
             grads[3] -= reward * winner * counts[2] / T
-            b[1] = b[1] + stdp.HOMEOSTASIS_RATE * (stdp.TARGET_RATE - y)  # at once, before the next sample
+            b[1] = b[1] + rstdp.HOMEOSTASIS_RATE * (rstdp.TARGET_RATE - y)  # at once, before the next sample
     keys = ["input_hidden1.w", "hidden1_output.w", "hidden1.bias", "output.bias"]
     params = [W[0], W[1], b[0], b[1]]
     return {key: (p - lr * g / len(labels)).ravel() for key, p, g in zip(keys, params, grads)}
@@ -122,7 +121,7 @@ def test_minibatch_update_matches_numpy_reference(rule, seed, drive, target, bui
     if rule == "rstdp":  # the readout holds each sample's output counts and summed potentials (mV)
         W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
         b = [state["hidden1.bias"], state["output.bias"]]
-        spikes, _, vsum = forward(rasters[0], W, b, stdp.WTA_INHIBITION)
+        spikes, _, vsum = forward(rasters[0], W, b, rstdp.WTA_INHIBITION)
         np.testing.assert_array_equal(arrays["readout.cnt"][1], spikes[2].sum(axis=0))
         np.testing.assert_allclose(arrays["readout.vsum"][1], vsum, rtol=0, atol=1e-9)
         if drive == 1.0:

@@ -1,0 +1,105 @@
+"""What a learning rule supplies to :func:`models.network.build_network`.
+
+A rule is one module of :mod:`models.rules` with a module attribute ``RULE``, an
+instance of a :class:`Rule` subclass. The network builder walks the stages
+(input, conv/pool pairs, FC layers, output) once and asks the rule, for each
+trained layer: does it learn, what are its neuron variables and its synapse
+model (:class:`Plasticity`: the sample-end gradient, STDP's pairing code), what
+code computes its third factor at the sample's end, and which further objects
+(feedback, dopamine, inhibition) it needs. Minibatches, optimizers, the readout
+and the reward group's signal TP are common to every rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from brian2 import Equations
+
+# The gradient of eq. 8: delta of the postsynaptic neuron times the presynaptic rate.
+ACCUMULATE_SYNAPSE = "w_grad += delta_post * cnt_pre * inv_T"
+LEARNING_FLAG = "learning = int(split_prev(t) == 1)"  # 1 at the end of a training sample
+
+
+@dataclass(frozen=True)
+class Plasticity:
+    """Synaptic code of a learning rule: the gradient accumulated at a sample's end, and STDP's pairing code."""
+
+    accumulate: str = ACCUMULATE_SYNAPSE
+    on_pre: str = ""  # at a presynaptic spike (STDP)
+    on_post: str = ""  # at a postsynaptic spike (STDP)
+
+    @property
+    def pairs(self) -> bool:
+        """Whether the synapses pair spikes (then both sides keep a spike trace)."""
+        return bool(self.on_pre or self.on_post)
+
+
+@dataclass
+class Wiring:
+    """What a rule's extra objects connect to: the reward group and the run's fixed arrays.
+
+    ``namespace`` is shared by every group; ``feedback`` holds each hidden layer's B^l;
+    ``weights`` every array of :func:`models.training.initial_state`; ``sample_clock`` and
+    ``batch_clock`` tick at sample and minibatch boundaries; ``n_positions`` is the output's
+    place in the per-step schedule.
+    """
+
+    spec: object
+    namespace: dict
+    reward: object
+    sample_clock: object
+    batch_clock: object
+    feedback: dict[str, np.ndarray]
+    weights: dict[str, np.ndarray]
+    n_positions: int
+    objects: list = field(default_factory=list)
+
+
+class Rule:
+    """A learning rule. Subclasses override what differs from BRP's defaults below.
+
+    Every trained layer computes ``delta`` (or its rule's third factor) at the sample's end
+    (:meth:`delta_code`), its synapses accumulate ``w_grad`` (:meth:`synapses`), and the
+    optimizer applies ``w_grad`` and ``bias_grad`` once per minibatch.
+    """
+
+    name = ""
+    summary = ""  # one line for --help
+    convolutions = False  # whether it trains spiking convolutions
+    decides = False  # whether the reward group takes the readout's decision (and needs the summed potentials)
+    namespace: dict = {}
+    reward_equations = ""  # further variables of the reward group
+
+    def learns(self, stage) -> bool:
+        """Whether the layer of ``stage`` learns (else it keeps its initial random weights)."""
+        return True
+
+    def neuron_equations(self, stage) -> Equations:
+        """Variables of a learning layer (bias, feedback, optimizer state, third factor)."""
+        raise NotImplementedError
+
+    def synapses(self, stage, pre_stage) -> tuple[Equations, Plasticity]:
+        """Model and plasticity of the learning synapses into ``stage`` from ``pre_stage``."""
+        raise NotImplementedError
+
+    def delta_code(self, stage, form: str) -> str:
+        """Code run on a learning layer at each sample's end: its local error, and ``bias_grad``."""
+        raise NotImplementedError
+
+    def weight_range(self, bound: float) -> tuple[float, float]:
+        """Uniform range of the initial weights of a layer with fan-in bound ``bound`` (PyTorch's default)."""
+        return -bound, bound
+
+    def initial_state(self, spec) -> dict[str, np.ndarray]:
+        """Further arrays the rule carries from run to run (beyond weights, biases and Adam moments)."""
+        return {}
+
+    def network_objects(self, wiring: Wiring) -> list:
+        """Objects the rule adds once (e.g. the decision of the reward group), with their initial state."""
+        return []
+
+    def layer_objects(self, wiring: Wiring, stage, layer, synapses) -> list:
+        """Objects the rule adds for a trained layer ``layer`` with its incoming ``synapses``."""
+        return []
