@@ -58,7 +58,7 @@ ORDER_OUTPUT_RATES = -99
 ORDER_SIGNAL = -98
 ORDER_DECISION = -97  # to -94: the decision and its reward (dopamine-modulated STDP)
 ORDER_FEEDBACK = -93
-# -90 ... -91 + 2 n_positions: each trained layer's local error (and pseudo-BP's backward sum), output first
+# -90 ... -89 + 2 (output_position - 1): each trained layer's local error (and pseudo-BP's backward sum), output first
 ORDER_STATISTICS = -12
 ORDER_ACTIVITY_MONITOR = -11
 ORDER_SAMPLE_END_EVENT = -9
@@ -293,10 +293,10 @@ def pool_connectivity(conv_shape, window) -> tuple[np.ndarray, np.ndarray]:
     return pre.ravel(), post.ravel()
 
 
-def delta_order(position: int, n_positions: int) -> int:
+def delta_order(position: int, output_position: int) -> int:
     """Order of a layer's local error at a sample's end: from the output backwards (pseudo-BP needs the
     layer above first); the odd order after it is free for the backward sum into the layer below."""
-    return -90 + 2 * (n_positions - position)
+    return -90 + 2 * (output_position - position)
 
 
 def schedule(group: NeuronGroup, position: int) -> None:

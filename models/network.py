@@ -52,6 +52,7 @@ from models.layers import (
 from models.neurons import COBAParameters, LIFParameters
 from models.rules import stdp
 from models.rules.base import Wiring
+from models.rules.brp import FORMS
 from models.topology import Conv
 
 STATISTICS_CODE = "spikes_train += cnt * int(split_prev(t) == 1)\nspikes_test += cnt * int(split_prev(t) == 2)"
@@ -130,6 +131,13 @@ class NetworkSpec:
         if self.propagation not in propagation.PROPAGATIONS:
             raise ValueError(f"unknown propagation {self.propagation!r}; expected one of {propagation.PROPAGATIONS}")
         rule = rules.get(self.rule)
+        for option, value, allowed in (
+            ("signal", self.signal, reward.SIGNALS),
+            ("form", self.form, FORMS),
+            ("optimizer", self.optimizer, optimizers.OPTIMIZERS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"unknown {option} {value!r}; expected one of {allowed}")
         if self.inputs not in ("rate", "events"):
             raise ValueError(f"unknown input kind {self.inputs!r}; expected 'rate' or 'events'")
         if self.convs and not rule.convolutions:
@@ -211,7 +219,8 @@ def build_network(
     Names: groups ``input``, ``reward``, ``conv1``, ``pool1`` ..., ``hidden1`` ... ``output``,
     ``conv1_kernel`` and ``conv1_channel`` (shared kernel and biases); synapses
     ``input_conv1``, ``pool1_hidden1`` ... (into each stage), the rule's (``feedback_hidden1`` ...,
-    ``feedback_output`` for BRP); monitor ``readout`` (spike counts ``cnt`` and summed potentials ``vsum``);
+    ``feedback_output`` for BRP; ``dopamine_output``, ``output_inhibition``, ``decision_rivals``,
+    ``decision_outcome`` for ``rstdp``); monitor ``readout`` (spike counts ``cnt`` and summed potentials ``vsum``);
     TimedArrays ``data``, ``order``, ``label``, ``split_prev``, ``step_size``, ``adam_eps``, ``adam_on``,
     ``grad_scale``, ``trace_on``.
     Recording (the firing statistics of :mod:`models.training`): ``activity_monitor`` (per sample
@@ -330,7 +339,9 @@ def _trained_layer(spec: NetworkSpec, rule, wiring: Wiring, previous, pre_stage,
         model,
         traces=spec.record,
         on_spike=stdp.TRACE_ON_SPIKE if traced else "",
-        on_integrate=reward.POTENTIAL_SUM if output else "",
+        on_integrate="\n".join(
+            filter(None, (reward.POTENTIAL_SUM if output else "", rule.integrate_code(stage) if learns else ""))
+        ),
         pseudo_gradient=learns,
     )
     objects = [layer, integrate]
@@ -360,7 +371,7 @@ def _trained_layer(spec: NetworkSpec, rule, wiring: Wiring, previous, pre_stage,
         objects.append(sample_operation(group, apply, ORDER_APPLY, batch_dt, f"{group.name}_apply"))
     if learns:
         objects += rule.layer_objects(wiring, stage, layer, synapses)
-        order = layers.delta_order(stage.position, wiring.n_positions)
+        order = layers.delta_order(stage.position, wiring.output_position)
         objects.append(_stage_operation(layer, rule.delta_code(stage, spec.form), order, spec, "delta"))
     return layer, objects + _sample_end(layer, "\n".join(filter(None, reset)), spec)
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 
 import numpy as np
-from brian2 import Synapses
+from brian2 import NeuronGroup, Synapses
 
 from models import optimizers, reward, rules
 from models.layers import POOLINGS
@@ -99,7 +99,9 @@ def describe(network) -> str:
     """Every group's equations, events and per-step code; every synapse model, pathway and summed
     variable; every operation at sample and minibatch boundaries; then Brian2's schedule."""
     objects = network.sorted_objects
-    groups = [obj.group for obj in objects if type(obj).__name__ == "StateUpdater"]  # in per-step order
+    groups = [
+        obj.group for obj in objects if type(obj).__name__ == "StateUpdater" and isinstance(obj.group, NeuronGroup)
+    ]
     lines = []
     for group in groups:
         lines += [f"NeuronGroup {group.name} ({len(group)} neurons)", _indent(group.equations)]
@@ -119,7 +121,8 @@ def describe(network) -> str:
         for variable, updater in synapses.summed_updaters.items():
             lines.append(f"  {variable} = {updater.expression} (summed)")
         lines.append("")
-    lines.append("At sample and minibatch boundaries (slot 'start', in this order)")
+    lines.append("At sample and minibatch boundaries (slot 'start', in this order; summed variables, monitors and")
+    lines.append("the sample-end pathways are listed above and in the schedule)")
     for obj in objects:
         if type(obj).__name__ == "CodeRunner" and obj.when == "start":
             lines.append(f"  {obj.name} [order {obj.order}, every {obj.clock.dt}]: {_code(obj.abstract_code)}")

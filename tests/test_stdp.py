@@ -20,38 +20,45 @@ N_IN, SIZES = 5, (4, 3)
 DECAY = float(np.exp(-1 * ms / stdp.TAU_TRACE))
 
 
-def forward(raster, W, b, inhibition=0.0):
+def forward(raster, W, b, inhibition=0.0, potentials=None):
     """Authors' recurrence per step; spikes (T, n) per layer, pseudo-gradient sums and the output's
-    summed potential. ``inhibition``: each output spike lowers the other outputs at the next step."""
+    summed potential. ``inhibition``: each output spike lowers the other outputs at the next step;
+    ``potentials``, a list, receives each layer's potentials (T, n) as the threshold sees them."""
     spikes = [raster]
     gates = []
     s_in = raster
     for k in range(2):
         mem, spk = np.zeros(SIZES[k]), np.zeros(SIZES[k])
         out, gate, vsum = np.zeros((T, SIZES[k])), np.zeros(SIZES[k]), np.zeros(SIZES[k])
+        seen = np.zeros((T, SIZES[k]))
         lateral = inhibition if k == 1 else 0.0
         for t in range(T):
             mem = mem * 0.2 * (1 - spk) + s_in[t] @ W[k] + b[k] - lateral * (spk.sum() - spk)
             gate += np.abs(mem - 0.5) < 0.5
             vsum += mem
+            seen[t] = mem
             spk = (mem > 0.5).astype(float)
             out[t] = spk
         spikes.append(out)
         gates.append(gate)
+        if potentials is not None:
+            potentials.append(seen)
         s_in = out
     return spikes, gates, vsum
 
 
-def eligibility(pre, post):
+def eligibility(pre, post, window=None):
     """c_ij over a sample: depression at pre spikes by the post trace of the step before, potentiation at
-    post spikes by the pre trace of this step (traces +1 per spike, decay exp(-dt / tau) per step)."""
+    post spikes by the pre trace of this step (traces +1 per spike, decay exp(-dt / tau) per step);
+    ``window`` (T, n_post), 1 where a post spike may potentiate (BRP-STDP's eq. 10 window), else all."""
+    window = np.ones_like(post) if window is None else window
     c = np.zeros((pre.shape[1], post.shape[1]))
     x_pre, x_post = np.zeros(pre.shape[1]), np.zeros(post.shape[1])
     for t in range(T):
         x_pre = x_pre * DECAY + pre[t]
         c -= stdp.A_MINUS * np.outer(pre[t], x_post)  # post trace of the previous step
         x_post = x_post * DECAY + post[t]
-        c += stdp.A_PLUS * np.outer(x_pre, post[t])
+        c += stdp.A_PLUS * np.outer(x_pre, post[t] * window[t])
     return c
 
 
@@ -62,9 +69,12 @@ def reference_update(rasters, labels, state, feedback, rule, lr):
     hit_rate = 0.0
     inhibition = rstdp.WTA_INHIBITION if rule == "rstdp" else 0.0
     for raster, label in zip(rasters, labels):
-        spikes, gates, vsum = forward(raster, W, b, inhibition)
+        potentials = []
+        spikes, gates, vsum = forward(raster, W, b, inhibition, potentials)
         counts = [s.sum(axis=0) for s in spikes]
-        c = [eligibility(spikes[0], spikes[1]), eligibility(spikes[1], spikes[2])]
+        # BRP-STDP: a hidden spike potentiates only from inside eq. 10's window, v < v_th + a = 1 (mV)
+        window = (potentials[0] < 1.0).astype(float) if rule == "brp-stdp" else None
+        c = [eligibility(spikes[0], spikes[1], window), eligibility(spikes[1], spikes[2])]
         y = counts[2] / T
         onehot = np.eye(SIZES[1])[label]
         if rule == "brp-stdp":
@@ -118,9 +128,14 @@ def test_minibatch_update_matches_numpy_reference(rule, seed, drive, target, bui
     arrays = simulate(make_network, target, build_cache, f"{spec.key()}|stdp reference", seed)
     rasters = sample_rasters(arrays, "input_spikes", 2, T, N_IN)
     expected = reference_update(rasters, labels[:2], state, feedback, rule, lr)
+    W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
+    b = [state["hidden1.bias"], state["output.bias"]]
+    if rule == "brp-stdp":  # the window gates some hidden spikes, not all: the case tests the gate
+        potentials = []
+        spikes, _, _ = forward(rasters[0], W, b, 0.0, potentials)
+        outside = potentials[0][spikes[1] > 0] >= 1.0
+        assert outside.any() and not outside.all(), "hidden spikes should lie both inside and outside the window"
     if rule == "rstdp":  # the readout holds each sample's output counts and summed potentials (mV)
-        W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
-        b = [state["hidden1.bias"], state["output.bias"]]
         spikes, _, vsum = forward(rasters[0], W, b, rstdp.WTA_INHIBITION)
         np.testing.assert_array_equal(arrays["readout.cnt"][1], spikes[2].sum(axis=0))
         np.testing.assert_allclose(arrays["readout.vsum"][1], vsum, rtol=0, atol=1e-9)

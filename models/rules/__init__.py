@@ -12,13 +12,16 @@ from models.rules.base import Rule
 
 @cache
 def registry() -> dict[str, Rule]:
-    """Every rule by name, the paper's ``brp`` first."""
+    """Every rule by name, in the order of their ``rank`` (the paper's ``brp`` first)."""
     found = {}
     for module in pkgutil.iter_modules(__path__):
         rule = getattr(importlib.import_module(f"{__name__}.{module.name}"), "RULE", None)
-        if isinstance(rule, Rule):
-            found[rule.name] = rule
-    return {name: found[name] for name in sorted(found, key=lambda name: (name != "brp", name))}
+        if not isinstance(rule, Rule):
+            continue
+        if not rule.name or rule.name in found:
+            raise RuntimeError(f"models.rules.{module.name}: rule name {rule.name!r} is empty or taken")
+        found[rule.name] = rule
+    return dict(sorted(found.items(), key=lambda item: (item[1].rank, item[0])))
 
 
 def names() -> tuple[str, ...]:

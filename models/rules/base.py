@@ -12,7 +12,7 @@ and the reward group's signal TP are common to every rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from brian2 import Equations
@@ -42,8 +42,8 @@ class Wiring:
 
     ``namespace`` is shared by every group; ``feedback`` holds each hidden layer's B^l;
     ``weights`` every array of :func:`models.training.initial_state`; ``sample_clock`` and
-    ``batch_clock`` tick at sample and minibatch boundaries; ``n_positions`` is the output's
-    place in the per-step schedule.
+    ``batch_clock`` tick at sample and minibatch boundaries; ``output_position`` is the output
+    layer's place in the per-step schedule.
     """
 
     spec: object
@@ -53,8 +53,7 @@ class Wiring:
     batch_clock: object
     feedback: dict[str, np.ndarray]
     weights: dict[str, np.ndarray]
-    n_positions: int
-    objects: list = field(default_factory=list)
+    output_position: int
 
 
 class Rule:
@@ -67,7 +66,8 @@ class Rule:
 
     name = ""
     summary = ""  # one line for --help
-    convolutions = False  # whether it trains spiking convolutions
+    rank = 100  # place in listings (--rule choices, protocols.compare's default order)
+    convolutions = False  # whether it trains spiking convolutions (with BRP's synapses and the optimizer)
     decides = False  # whether the reward group takes the readout's decision (and needs the summed potentials)
     namespace: dict = {}
     reward_equations = ""  # further variables of the reward group
@@ -83,6 +83,10 @@ class Rule:
     def synapses(self, stage, pre_stage) -> tuple[Equations, Plasticity]:
         """Model and plasticity of the learning synapses into ``stage`` from ``pre_stage``."""
         raise NotImplementedError
+
+    def integrate_code(self, stage) -> str:
+        """Code run on a learning layer at every step, after this step's input and before the threshold."""
+        return ""
 
     def delta_code(self, stage, form: str) -> str:
         """Code run on a learning layer at each sample's end: its local error, and ``bias_grad``."""

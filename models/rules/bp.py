@@ -50,6 +50,7 @@ class PseudoBP(brp.BRP):
 
     name = "bp"
     summary = "pseudo-BP (the paper's baseline)"
+    rank = 1
     convolutions = False
 
     def neuron_equations(self, stage) -> Equations:
@@ -63,7 +64,7 @@ class PseudoBP(brp.BRP):
 
     def layer_objects(self, wiring, stage, layer, synapses) -> list:
         if "bp_pre" in synapses.summed_updaters:
-            order = layers.delta_order(stage.position, wiring.n_positions) + 1
+            order = layers.delta_order(stage.position, wiring.output_position) + 1
             reward.at_sample_end(synapses, "bp_pre", wiring.sample_clock, order)
         return [brp.feedback(wiring, stage, layer)] if stage.kind == "output" else []
 

@@ -76,6 +76,7 @@ class BRP(Rule):
 
     name = "brp"
     summary = "reward propagation (eqs. 4-10)"
+    rank = 0
     convolutions = True
 
     def neuron_equations(self, stage) -> Equations:

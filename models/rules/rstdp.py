@@ -100,6 +100,7 @@ class RSTDP(Rule):
 
     name = "rstdp"
     summary = "dopamine-modulated STDP on a readout of fixed random features"
+    rank = 2
     decides = True
     namespace = stdp.NAMESPACE | {"homeostasis_rate": HOMEOSTASIS_RATE, "target_rate": TARGET_RATE}
     reward_equations = DECISION_EQUATIONS

@@ -42,6 +42,6 @@ def synapse_equations() -> Equations:
     return brp.synapse_equations() + Equations(ELIGIBILITY)
 
 
-def pairing(accumulate: str) -> Plasticity:
+def pairing(accumulate: str, on_post: str = ON_POST) -> Plasticity:
     """STDP pairing, with ``accumulate`` turning the eligibility into the gradient at the sample's end."""
-    return Plasticity(f"{accumulate}\nc = 0", ON_PRE, ON_POST)
+    return Plasticity(f"{accumulate}\nc = 0", ON_PRE, on_post)
