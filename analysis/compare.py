@@ -14,11 +14,12 @@ from matplotlib.figure import Figure
 from analysis import statistics
 from analysis.runs import load_firing, load_layers, load_metrics, read_settings
 
-COLUMNS = ["rule", "seed", "epoch", "split", "accuracy", "synaptic_events_per_sample", "seconds"]
+COLUMNS = ["rule", "seed", "epoch", "split", "accuracy", "hidden_rate", "synaptic_events_per_sample", "seconds"]
 
 
 def comparison_table(run_dirs) -> pd.DataFrame:
-    """One row per run, epoch and split: rule, seed, accuracy, synaptic events per sample (mean over the recorded
+    """One row per run, epoch and split: rule, seed, accuracy, the hidden layers' rate (spikes per neuron and
+    step, the mean over the conv and hidden layers), synaptic events per sample (mean over the recorded
     samples: every spike times the synapses it reaches, over the T steps) and the seconds of the split."""
     run_dirs = [Path(d) for d in run_dirs]
     metrics = load_metrics(run_dirs)
@@ -30,6 +31,8 @@ def comparison_table(run_dirs) -> pd.DataFrame:
         events = per_sample.groupby(["run", "epoch", "split"]).mean().rename("synaptic_events_per_sample").reset_index()
     seeds = {d.name: read_settings(d).get("seed") for d in run_dirs}
     table = metrics.merge(events, on=["run", "epoch", "split"], how="left")
+    hidden = [c for c in table.columns if c.startswith(("rate_hidden", "rate_conv"))]
+    table["hidden_rate"] = table[hidden].mean(axis=1) if hidden else float("nan")
     table["seed"] = table["run"].map(seeds)
     return table[["run", *COLUMNS]].sort_values(["rule", "seed", "epoch", "split"]).reset_index(drop=True)
 
@@ -49,12 +52,14 @@ def accuracy_figure(table: pd.DataFrame) -> Figure:
 
 
 def final_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Test accuracy at each run's last epoch, and its synaptic events per sample: mean, sd and runs per rule."""
+    """Test accuracy at each run's last epoch, its hidden rate and synaptic events per sample: mean, sd and runs
+    per rule."""
     test = table[table["split"] == "test"]
     last = test.loc[test.groupby("run")["epoch"].idxmax()]
     summary = last.groupby("rule").agg(
         accuracy_mean=("accuracy", "mean"),
         accuracy_sd=("accuracy", "std"),
+        hidden_rate=("hidden_rate", "mean"),
         events_mean=("synaptic_events_per_sample", "mean"),
         epochs=("epoch", "max"),
         runs=("run", "count"),
@@ -64,13 +69,16 @@ def final_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def markdown(summary: pd.DataFrame) -> str:
     lines = [
-        "| rule | test accuracy (%) | synaptic events / sample | epochs | seeds |",
-        "|---|---|---|---|---|",
+        "| rule | test accuracy (%) | hidden rate (spikes/neuron/step) | synaptic events / sample | epochs | seeds |",
+        "|---|---|---|---|---|---|",
     ]
     for row in summary.itertuples():
         spread = "" if pd.isna(row.accuracy_sd) else f" ± {100 * row.accuracy_sd:.1f}"
         events = "" if pd.isna(row.events_mean) else f"{row.events_mean:.0f}"
-        lines.append(f"| {row.rule} | {100 * row.accuracy_mean:.1f}{spread} | {events} | {row.epochs} | {row.runs} |")
+        rate = "" if pd.isna(row.hidden_rate) else f"{row.hidden_rate:.3f}"
+        lines.append(
+            f"| {row.rule} | {100 * row.accuracy_mean:.1f}{spread} | {rate} | {events} | {row.epochs} | {row.runs} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -20,12 +20,14 @@ def test_compare_writes_table_figure_and_summary(tmp_path, build_cache):
     assert len(table) == 2 * 2 * 2 * 2  # rules x seeds x epochs x splits
     assert set(table["rule"]) == {"brp", "bp"} and set(table["seed"]) == {0, 1}
     assert (table["synaptic_events_per_sample"] > 0).all()
+    assert ((table["hidden_rate"] > 0) & (table["hidden_rate"] < 1)).all()
     assert (folder / "comparison.png").stat().st_size > 10_000
     summary = (folder / "comparison.md").read_text()
     last = table[(table["split"] == "test") & (table["epoch"] == 2)]
     for rule in ("brp", "bp"):
         accuracies = last.loc[last["rule"] == rule, "accuracy"]
-        assert f"| {rule} | {100 * accuracies.mean():.1f} ± {100 * accuracies.std():.1f} |" in summary
+        rate = last.loc[last["rule"] == rule, "hidden_rate"].mean()
+        assert f"| {rule} | {100 * accuracies.mean():.1f} ± {100 * accuracies.std():.1f} | {rate:.3f} |" in summary
 
 
 def test_unknown_rule_exits_2(capsys, tmp_path):

@@ -13,7 +13,9 @@ update. Without the gate the eligibility is positive for every input active with
 and grows with the neuron's rate, so neurons whose feedback drives them up potentiate, fire
 more, and saturate (measured in a numpy replica, digits after 10 epochs: 96 % of the hidden
 spikes at v >= 1, 46.5 % of the neurons above 0.9 spikes per step; with the gate 35 % and
-5 %, and 94.7-95.9 % test accuracy over 3 seeds; docs/stdp-baselines.md).
+5 %, and 94.7-95.9 % test accuracy over 3 seeds; docs/stdp-baselines.md). The weights start as
+PyTorch's (U(+-1/sqrt(fan_in))): the excitatory start U(-b, 1.3 b) that ``rstdp`` keeps measured
+82.3 +- 5.7 % on digits against 95.2 +- 0.2 % (label signal, 10 epochs, 3 seeds).
 """
 
 from __future__ import annotations
@@ -61,9 +63,6 @@ class BRPSTDP(brp.BRP):
         if form not in ERROR_CODE:
             raise ValueError(f"unknown BRP form {form!r}; expected one of {tuple(ERROR_CODE)}")
         return f"{LEARNING_FLAG}\n{ERROR_CODE[form]}\nbias_grad += err * cnt * inv_T"
-
-    def weight_range(self, bound: float) -> tuple[float, float]:
-        return -bound, 1.3 * bound  # STDP learns only where the postsynaptic neuron spikes: excitatory drive
 
 
 RULE = BRPSTDP()
