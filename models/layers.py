@@ -430,6 +430,14 @@ def activity_recording(groups, sample_clock, sample_dt) -> list:
     return objects
 
 
+def features_recording(group, sample_dt) -> StateMonitor:
+    """Spike counts of every neuron of ``group`` per sample (the features of the reference readouts,
+    :mod:`analysis.readouts`): its ``cnt`` at the sample's end, before the reset (``features_monitor``)."""
+    return StateMonitor(
+        group, "cnt", record=True, dt=sample_dt, when="start", order=ORDER_ACTIVITY_MONITOR, name="features_monitor"
+    )
+
+
 def pooling_stage(conv_layer, conv_stage: Stage, stage: Stage, pooling: str, neuron, namespace: dict, dt):
     """The pooling units after a conv layer: (the group, its Brian2 objects, its sample-reset code).
 

@@ -97,6 +97,9 @@ class NetworkSpec:
         the layers' neuron model with fixed weights, :func:`models.layers.pooling_stage`).
     record : bool
         Record the firing statistics (per-sample activity of every stage, membrane traces).
+    features : bool
+        Record each sample's spike counts of the last hidden stage, neuron by neuron (the features of the
+        reference readouts, :mod:`analysis.readouts`).
     propagation : str
         'auto': in cpp_standalone, pathways skip Brian2's spike queue where their structure allows
         (dense rows for all-to-all, per-source synapse lists otherwise, :mod:`models.propagation`);
@@ -125,6 +128,7 @@ class NetworkSpec:
     pooling: str = "avg"
     inputs: str = "rate"
     record: bool = True
+    features: bool = False
     propagation: str = "auto"
 
     def __post_init__(self):
@@ -185,6 +189,7 @@ class NetworkSpec:
             f"{self.n_inputs}|{self.sizes}|{self.n_rows}|{self.n_slots}|{self.T}|{self.dt!r}|"
             f"{self.neuron.kind}:{neuron}|{self.alpha}|{self.signal}|{self.form}|{self.optimizer}|"
             f"{self.batch_size}|{self.precision}|{self.rule}|{self.input_shape}|{self.convs}|{self.pooling}|{self.inputs}|{self.record}|{self.propagation}"
+            + ("|features" if self.features else "")
         )
 
 
@@ -224,7 +229,8 @@ def build_network(
     TimedArrays ``data``, ``order``, ``label``, ``split_prev``, ``step_size``, ``adam_eps``, ``adam_on``,
     ``grad_scale``, ``trace_on``.
     Recording (the firing statistics of :mod:`models.training`): ``activity_monitor`` (per sample
-    and stage), ``<layer>_trace`` and ``<layer>_trace_spikes`` (membrane traces of traced neurons).
+    and stage), ``<layer>_trace`` and ``<layer>_trace_spikes`` (membrane traces of traced neurons),
+    ``features_monitor`` (per sample and neuron of the last hidden stage, with ``spec.features``).
     """
     rule = rules.get(spec.rule)
     namespace = _namespace(spec, rule, data, inputs)
@@ -248,6 +254,8 @@ def build_network(
         recorded.append(group)
     if spec.record:
         objects += layers.activity_recording(recorded, sample_clock, spec.sample_duration)
+    if spec.features:
+        objects.append(layers.features_recording(recorded[-2], spec.sample_duration))
     objects += _readout(spec, namespace, group, reward_group, sample_clock, rule.decides)
     propagation.attach(objects, spec.propagation)
     return Network(*objects, name="brp_snn")

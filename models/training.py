@@ -171,6 +171,7 @@ class RunResult:
     activity: dict[str, np.ndarray]  # 'spikes', 'active': (stages, samples of the run) in forward order; {} unrecorded
     traces: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
     # per traced layer: (layer, sample in the run, step in the sample, neuron, v in mV, spiked 0/1)
+    features: np.ndarray | None = None  # (samples of the run, neurons): last hidden stage's counts (spec.features)
 
 
 class Trainer:
@@ -275,7 +276,9 @@ class Trainer:
             sample_of_slot = np.full(self.spec.n_sample_slots, -1)
             sample_of_slot[slots] = np.arange(len(slots))
             traces = [self._traces(net, stage.name, sample_of_slot) for stage in self.spec.stages if stage.trained]
+        features = np.asarray(net["features_monitor"].cnt).T[ends] if self.spec.features else None
         result = RunResult(
+            features=features,
             activity=activity,
             traces=traces,
             train_accuracy=float(np.mean(correct[:n_train])) if n_train else float("nan"),

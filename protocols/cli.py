@@ -12,12 +12,14 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from brian2 import mV
 
+from analysis import readouts
 from models import layers, optimizers, propagation, reward, rules
 from models.devices import DeviceError, check_device
 from models.encoding import pack_frames
@@ -131,9 +133,19 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
         metavar="RUN_DIR",
         default=None,
         help="continue a run from its last finished epoch, with its recorded settings: other options given must have "
-        "the same values, except --epochs (recorded in its config.json) and --results-dir, --cache-dir, --quiet",
+        "the same values, except --epochs (recorded in its config.json) and --results-dir, --cache-dir, --quiet, "
+        "--readouts",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output within epochs")
+    p.add_argument(
+        "--readouts",
+        type=positive(int),
+        metavar="N",
+        default=None,
+        help="after the last epoch, fit the reference readouts (Diehl & Cook's labels, logistic regression; "
+        "analysis.readouts) on the last hidden stage's spike counts of the first N training samples, score them "
+        "and the network's own readout on the test samples, and write readouts.csv (also on a finished --resume run)",
+    )
     for flags, keywords in defaults.options:
         p.add_argument(*flags, **keywords)
     return p
@@ -167,7 +179,7 @@ def settings_of(args) -> list[str]:
     return list(SETTINGS) + sorted(set(vars(args)) - set(SETTINGS) - NOT_SETTINGS)
 
 
-NOT_SETTINGS = {"results_dir", "cache_dir", "run_name", "resume", "quiet"}
+NOT_SETTINGS = {"results_dir", "cache_dir", "run_name", "resume", "quiet", "readouts"}
 PATH_SETTINGS = ("data_dir",)  # recorded as absolute paths: a run resumed from another directory reads the same data
 
 
@@ -198,7 +210,7 @@ def resume_settings(parser: argparse.ArgumentParser, args, given: dict) -> Path:
     """Put the settings recorded in the ``--resume`` folder into ``args``; return the folder.
 
     Options given on the command line must have the recorded values, except ``--epochs`` (a run can be
-    lengthened) and the options that are no settings (``--results-dir``, ``--cache-dir``, ``--quiet``).
+    lengthened) and the options that are no settings (``--results-dir``, ``--cache-dir``, ``--quiet``, ``--readouts``).
     """
     folder = Path(args.resume)
     settings = runs.read_config(folder)
@@ -325,6 +337,10 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
         runs.record_epochs_change(folder, args.epochs, start_epoch)
     if start_epoch >= args.epochs:
         print(f"{folder}: all its {args.epochs} epochs are finished already", flush=True)
+        if args.readouts:
+            _reference_readouts(
+                spec, data, labels, feedback, state, (n_train, n_test), start_epoch, device, args, folder
+            )
         return 0
     print(f"run folder: {folder}", flush=True)
     print(
@@ -375,5 +391,32 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
             f"({(n_train + n_test) / result.seconds:.0f} samples/s, {wall:.1f} s)",
             flush=True,
         )
+    if args.readouts:
+        _reference_readouts(spec, data, labels, feedback, state, (n_train, n_test), args.epochs, device, args, folder)
     print(f"run folder: {folder}", flush=True)
     return 0
+
+
+def _reference_readouts(spec, data, labels, feedback, state, sizes, epoch, device, args, folder) -> None:
+    """The reference readouts of :mod:`analysis.readouts` on the network of ``state``: its last hidden stage's
+    counts in one pass without learning over the first ``--readouts`` training samples and the test samples
+    (another compiled program: it records the counts); rows of ``epoch`` in readouts.csv are replaced."""
+    n_train, n_test = sizes
+    n_fit = min(args.readouts, n_train)
+    rows = np.concatenate([np.arange(n_fit), np.arange(n_train, n_train + n_test)])
+    features_spec = replace(spec, n_slots=len(rows), record=False, features=True)
+    trainer = Trainer(features_spec, data, labels, feedback, device=device, seed=args.seed, cache_dir=args.cache_dir)
+    result, _ = trainer.run(state, rows[:0], rows, 0.0, epoch=epoch, show_progress=not args.quiet)
+    counts, truth = result.features, labels[rows]
+    table = readouts.readout_table(counts[:n_fit], truth[:n_fit], counts[n_fit:], truth[n_fit:], spec.n_classes)
+    own = float(np.mean(result.predictions[n_fit:] == truth[n_fit:]))
+    table = pd.concat([pd.DataFrame([{"readout": args.rule, "accuracy": own}]), table], ignore_index=True)
+    layer = [stage.name for stage in spec.stages][-2]
+    table.insert(0, "epoch", epoch)
+    table = table.assign(layer=layer, n_neurons=counts.shape[1], n_fit=n_fit, n_test=n_test)
+    runs.replace_epoch_rows(folder, "readouts.csv", table)
+    print(
+        f"readouts on {layer} ({counts.shape[1]} neurons, fitted on {n_fit} training samples): "
+        + "  ".join(f"{row.readout} {row.accuracy:.4f}" for row in table.itertuples()),
+        flush=True,
+    )

@@ -13,7 +13,10 @@ statistics (tidy CSV tables, documented in the README):
   sample (every test sample, every ``TRAIN_STRIDE``-th training sample) and stage;
 * ``traces.csv``: epoch, split, sample, label, layer, neuron, step, v_mV, spike:
   membrane potentials (as the threshold sees them) of a few neurons per layer in
-  the first test samples of every epoch (Fig. 7).
+  the first test samples of every epoch (Fig. 7);
+* ``readouts.csv`` (with ``--readouts``): epoch, readout, accuracy, layer, n_neurons,
+  n_fit, n_test: the network's own readout (named by its rule) and the reference
+  readouts of :mod:`analysis.readouts` on the test samples.
 """
 
 from __future__ import annotations
@@ -222,6 +225,17 @@ def append_table(folder: Path, filename: str, table: pd.DataFrame) -> None:
     """Append rows to a CSV table of the run folder, with the header if the file is new."""
     path = folder / filename
     table.to_csv(path, mode="a", header=not path.exists(), index=False)
+
+
+def replace_epoch_rows(folder: Path, filename: str, table: pd.DataFrame) -> None:
+    """Write ``table``'s rows into a CSV table of the run folder, in place of that table's rows of the same epochs."""
+    path = folder / filename
+    if path.exists():
+        kept = pd.read_csv(path)
+        table = pd.concat([kept[~kept["epoch"].isin(table["epoch"])], table], ignore_index=True)
+    tmp = path.with_suffix(".tmp.csv")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, path)
 
 
 def firing_table(epoch: int, activity: dict, stage_names, labels, n_train: int) -> pd.DataFrame:

@@ -276,3 +276,26 @@ def test_conductance_based_neurons_learn_digits(tmp_path, build_cache):
     )
     test = [float(r["accuracy"]) for r in read_metrics(folder) if r["split"] == "test"]
     assert test[-1] >= 0.7, f"COBA digits test accuracy after 4 epochs is {test[-1]} (chance is 0.1)"
+
+
+def test_readouts_score_the_rules_features_in_the_same_pass(tmp_path, build_cache):
+    """--readouts on a finished run: one pass without learning over the first N training samples and the test
+    samples. With N a whole number of minibatches the test samples draw the same encoder noise as in the last
+    epoch, so the network's own readout must score exactly as it did; the fixed random features of rstdp allow
+    far more (a readout fitted on counts shifted by one sample would be near chance)."""
+    small = ["--topology", "FC_100_FC_10", "--rule", "rstdp", "--limit-train", "300", "--limit-test", "100"]
+    folder = digits_run(tmp_path, build_cache, "--epochs", "1", *small)
+    args = ["--resume", str(folder), "--readouts", "300", "--quiet", "--cache-dir", str(build_cache)]
+    assert digits.main(args) == 0
+    with (folder / "readouts.csv").open() as f:
+        table = {row["readout"]: row for row in csv.DictReader(f)}
+    assert list(table) == ["rstdp", "labels", "logistic"]
+    assert {(r["epoch"], r["layer"], r["n_neurons"], r["n_fit"], r["n_test"]) for r in table.values()} == {
+        ("1", "hidden1", "100", "300", "100")
+    }
+    (test,) = [r for r in read_metrics(folder) if r["split"] == "test"]
+    assert float(table["rstdp"]["accuracy"]) == float(test["accuracy"])
+    assert float(table["logistic"]["accuracy"]) >= 0.8, table["logistic"]
+    assert digits.main(args) == 0, "a second pass replaces the epoch's rows"
+    with (folder / "readouts.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 3
