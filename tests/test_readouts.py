@@ -1,6 +1,7 @@
 """Reference readouts (analysis.readouts): Diehl & Cook's label assignment and logistic regression."""
 
 import numpy as np
+import pandas as pd
 
 from analysis import readouts
 
@@ -37,3 +38,45 @@ def test_readouts_find_class_tuned_features_and_not_untuned_ones():
         assert list(table.index) == list(readouts.READOUTS)
         for name, accuracy in table["accuracy"].items():
             assert low <= accuracy <= high, (informative, name, accuracy)
+
+
+def test_comparison_shows_each_rules_reference_readouts_at_the_last_epoch(tmp_path):
+    from analysis.compare import final_summary, markdown, readout_table
+
+    runs = []
+    for name, logistic in (("a", 0.9), ("b", 0.8)):
+        run = tmp_path / name
+        run.mkdir()
+        rows = [
+            (1, "rstdp", 0.2),
+            (1, "logistic", 0.1),
+            (2, "rstdp", 0.5),
+            (2, "labels", 0.6),
+            (2, "logistic", logistic),
+        ]
+        pd.DataFrame(rows, columns=["epoch", "readout", "accuracy"]).to_csv(run / "readouts.csv", index=False)
+        runs.append(run)
+    runs.append(tmp_path / "c")  # a run without readouts.csv
+    references = readout_table(runs)
+    assert references.set_index("run").to_dict("index") == {
+        "a": {"labels": 0.6, "logistic": 0.9},
+        "b": {"labels": 0.6, "logistic": 0.8},
+    }
+    table = pd.DataFrame(
+        {
+            "run": ["a", "b", "c"],
+            "rule": ["rstdp", "rstdp", "brp"],
+            "seed": [0, 1, 0],
+            "epoch": [2, 2, 2],
+            "split": "test",
+            "accuracy": [0.5, 0.5, 0.9],
+            "hidden_rate": 0.25,
+            "synaptic_events_per_sample": 1000.0,
+            "seconds": 1.0,
+        }
+    )
+    summary = markdown(final_summary(table, references))
+    assert "| rule | test accuracy (%) | Diehl & Cook labels (%) | logistic regression (%) | hidden rate" in summary
+    assert "| rstdp | 50.0 ± 0.0 | 60.0 | 85.0 | 0.250 | 1000 | 2 | 2 |" in summary
+    assert "| brp | 90.0 |  |  | 0.250 | 1000 | 2 | 1 |" in summary
+    assert "logistic" not in markdown(final_summary(table))
