@@ -59,14 +59,18 @@ class ProtocolDefaults:
     options: tuple = ()
 
 
-def positive(kind):
+def positive(kind, zero_allowed=False):
+    """An argparse type: a positive ``kind`` (or >= 0 with ``zero_allowed``), finite for floats."""
+    bound = "a non-negative" if zero_allowed else "a positive"
+
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not value > 0 or (kind is float and not math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+            article = "an" if kind.__name__[0] in "aeiou" else "a"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {article} {kind.__name__}") from None
+        if not (value >= 0 if zero_allowed else value > 0) or (kind is float and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be {bound} {kind.__name__}, got {text}")
         return value
 
     return parse
@@ -101,7 +105,7 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--lr", type=positive(float), default=defaults.lr)
     p.add_argument("--batch-size", type=positive(int), default=defaults.batch_size)
     p.add_argument("--optimizer", choices=optimizers.OPTIMIZERS, default="adam")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=positive(int, zero_allowed=True), default=0)
     p.add_argument(
         "--device",
         choices=("runtime", "cpp_standalone", "cuda"),

@@ -225,6 +225,9 @@ def expect_usage_error(capsys, main, argv, fragment):
         (["--lr", "0"], "must be a positive float"),
         (["--lr", "nan"], "must be a positive float"),
         (["--lr", "abc"], "is not a float"),
+        (["--seed", "-3"], "must be a non-negative int"),
+        (["--seed", "1.5"], "is not an int"),
+        (["--readouts", "0"], "must be a positive int"),
         (["--resume", "/nonexistent/run"], "has no config.json"),
     ],
 )
