@@ -3,6 +3,7 @@
     python -m benchmarks.conv [--data-dir ../shared/data/mnist] [--samples 1000]
                               [--topology CONV_32_5_1_2_FC_1000_FC_10] [--precision float64]
                               [--propagation auto] [--checkpoint RUN/checkpoint.npz]
+                              [--device cpp_standalone|cuda] [--compiled-only] [--build-only]
 
 Builds the topology with Brian2's profiling compiled in, trains on 90% of the
 samples and tests on the rest (one run = one compiled-program call), and prints
@@ -16,6 +17,13 @@ densely with numpy in minibatches of 50 (:class:`benchmarks.dense.DenseConvBRP`)
 on the same samples, on one core as the compiled program (BLAS limited to one thread)
 and on all cores. The last lines are ``ratio_vs_fc_only: a/b``,
 ``ratio_vs_dense_batched_all_cores`` and ``ratio_vs_dense_batched: a/c`` (one core each).
+
+``--device cuda`` builds (a) and (b) with brian2cuda (``cuda_standalone``, its own propagation:
+``--propagation`` applies to cpp_standalone only); (c) stays on the CPU. ``--compiled-only`` measures
+(a) alone from an unprofiled build (samples/s, rates and events; one build); ``--build-only`` builds
+the programs that the other options would run, into ``--cache-dir``, and runs none of them (a later
+call with the same options and ``--cache-dir`` reuses them; without a GPU it checks code generation
+and nvcc).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import numpy as np
 
 from benchmarks.dense import DenseConvBRP, samples_per_second
 from benchmarks.pathways import print_ns_per_event
-from benchmarks.throughput import mnist_shaped
+from benchmarks.throughput import add_device_options, checked_device, mnist_shaped
 from models import layers, propagation
 from models.network import NetworkSpec
 from models.topology import split_topology
@@ -72,8 +80,10 @@ def starting_point(spec, checkpoint=None):
     return trained, trained_feedback
 
 
-def train_once(spec, x, y, state, feedback, profile, cache_dir):
-    trainer = Trainer(spec, x, y, feedback, cache_dir=cache_dir, profile=profile)
+def train_once(spec, x, y, state, feedback, profile, cache_dir, device="cpp_standalone", build_only=False):
+    trainer = Trainer(spec, x, y, feedback, device=device, cache_dir=cache_dir, profile=profile)
+    if build_only:
+        return trainer
     n_test = len(x) // 10
     result, _ = trainer.run(state, np.arange(len(x) - n_test), np.arange(len(x) - n_test, len(x)), 1e-4)
     summary = trainer.profiling_summary() if profile else []
@@ -97,7 +107,11 @@ def main(argv=None) -> int:
     parser.add_argument("--propagation", choices=propagation.PROPAGATIONS, default="auto")
     parser.add_argument("--checkpoint", default=None, help="a run folder's checkpoint.npz to start from")
     parser.add_argument("--cache-dir", default=None, help="compiled-program cache (default: a temporary folder)")
+    add_device_options(parser, "(c) runs on the CPU")
     args = parser.parse_args(argv)
+    device = checked_device(parser, args)
+    if device is None:
+        return 2
     x, y, source = mnist_shaped(args.data_dir, args.samples, np.random.default_rng(0))
     convs, sizes = split_topology(args.topology, 10)
     common = dict(
@@ -108,16 +122,37 @@ def main(argv=None) -> int:
     print(f"data: {source}, {len(x)} samples; {args.topology}, T={T}, {args.precision}, {args.propagation} propagation")
     print("stages: " + ", ".join(f"{s.name} {'x'.join(map(str, s.shape))}" for s in spec.stages))
     print(f"weights: {args.checkpoint or 'initial'}")
+    how = "brian2cuda's propagation" if device == "cuda_standalone" else f"{args.propagation} propagation"
+    print(f"device: {device} ({how})")
+    fc_spec = NetworkSpec(sizes=sizes, **common)
     with contextlib.ExitStack() as stack:
         cache = args.cache_dir or stack.enter_context(tempfile.TemporaryDirectory())
-        speed, result, profile, build = train_once(spec, x, y, state, feedback, True, cache)
-        print(f"(a) compiled training, profiled build: {speed:.1f} samples/s (build {build:.1f} s)")
+        if args.build_only:
+            builds = [(spec, not args.compiled_only, (state, feedback))]
+            if not args.compiled_only:
+                builds.append((fc_spec, False, starting_point(fc_spec)))
+            for build_spec, profile, start in builds:
+                trainer = train_once(build_spec, x, y, *start, profile, cache, device, build_only=True)
+                name = args.topology if build_spec is spec else "_".join(f"FC_{n}" for n in sizes)
+                print(
+                    f"built {name} ({device}, profile={profile}) in {trainer.build_seconds:.1f} s: "
+                    f"{trainer.build_directory}"
+                )
+            return 0
+        profiled = not args.compiled_only
+        speed, result, profile, build = train_once(spec, x, y, state, feedback, profiled, cache, device)
+        print(
+            f"(a) compiled training, {'profiled' if profiled else 'unprofiled'} build: {speed:.1f} samples/s "
+            f"(build {build:.1f} s)"
+        )
         rates = result.rates["train"]
         print("    spikes per neuron per step: " + ", ".join(f"{k} {v:.3f}" for k, v in rates.items()))
         events = synaptic_events(spec, result.activity)
         print(f"    synaptic events per sample: {sum(events.values()) / 1e6:.2f} M")
         for name, value in events.items():
             print(f"      from {name:<10} {value / 1e6:8.2f} M")
+        if args.compiled_only:
+            return 0
         shares = defaultdict(float)
         for name, seconds in profile:
             shares[kind_of(name)] += float(seconds)
@@ -129,8 +164,7 @@ def main(argv=None) -> int:
         for name, seconds in profile[:5]:
             print(f"      {name:<50} {float(seconds) / total:6.1%}")
         print_ns_per_event(spec, result.activity, profile)
-        fc_spec = NetworkSpec(sizes=sizes, **common)
-        fc_speed, _, _, _ = train_once(fc_spec, x, y, *starting_point(fc_spec), False, cache)
+        fc_speed, _, _, _ = train_once(fc_spec, x, y, *starting_point(fc_spec), False, cache, device)
         print(f"(b) the FC layers alone ({'_'.join(f'FC_{n}' for n in sizes)}): {fc_speed:.1f} samples/s")
     dense = DenseConvBRP(spec.input_shape, convs, sizes, T=T, lr=1e-4, form=spec.form)
     dense.load_state(state, feedback)

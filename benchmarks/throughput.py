@@ -2,6 +2,7 @@
 
     python -m benchmarks.throughput [--data-dir ../shared/data/mnist] [--samples 5000]
                                     [--loop-samples 200] [--propagation auto]
+                                    [--device cpp_standalone|cuda] [--compiled-only] [--build-only]
 
 (a) the project's compiled training (cpp_standalone, one run per epoch), with the
 network's ``--propagation`` ('auto': queue-free pathways, 'generic': Brian2's own path);
@@ -14,12 +15,19 @@ of the pathways of ``input_hidden1`` and ``hidden1_output``, forward and sample-
 (:mod:`benchmarks.pathways`). The last lines are ``ratio_vs_dense_batched_all_cores``,
 ``ratio_vs_dense_batched: a/c`` (one core each),
 ``speedup_vs_per_sample_loop: a/b`` and ``ratio_recorded_vs_unrecorded: a/a'``.
+
+``--device cuda`` builds (a), (a') and the profiled build with brian2cuda (``cuda_standalone``, its own
+propagation: ``--propagation`` applies to cpp_standalone only); (b) and (c) stay on the CPU.
+``--compiled-only`` measures (a) alone (one build); ``--build-only`` builds the programs that the
+other options would run, into ``--cache-dir``, and runs none of them (a later call with the same
+options and ``--cache-dir`` reuses them; without a GPU it checks code generation and nvcc).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +38,7 @@ from brian2 import Network, NeuronGroup, Synapses, ms, prefs, set_device
 from benchmarks.dense import DenseBRP, samples_per_second
 from benchmarks.pathways import print_ns_per_event
 from models import propagation
+from models.devices import DeviceError, check_device
 from models.network import NetworkSpec
 from models.neurons import LIFParameters
 from models.training import Trainer, feedback_matrices, initial_state
@@ -38,6 +47,31 @@ from protocols.datasets.idx import load_mnist
 
 SIZES = (500, 10)
 T = 20
+
+
+def add_device_options(parser, on_cpu: str) -> None:
+    """--device, --compiled-only and --build-only; ``on_cpu`` says which measurements stay on the CPU."""
+    parser.add_argument(
+        "--device",
+        choices=("cpp_standalone", "cuda"),
+        default="cpp_standalone",
+        help=f"device of the compiled training (cuda: brian2cuda for an NVIDIA GPU); {on_cpu}",
+    )
+    parser.add_argument("--compiled-only", action="store_true", help="measure (a) alone: one build, one timed run")
+    parser.add_argument(
+        "--build-only", action="store_true", help="build the compiled programs into --cache-dir and run none"
+    )
+
+
+def checked_device(parser, args) -> str | None:
+    """Brian2's name of ``--device``, or None after the one-line error when it cannot build here."""
+    device = "cuda_standalone" if args.device == "cuda" else args.device
+    try:
+        check_device(device)
+    except DeviceError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return None
+    return device
 
 
 def mnist_shaped(data_dir, n, rng):
@@ -50,11 +84,14 @@ def mnist_shaped(data_dir, n, rng):
         return x, rng.integers(0, 10, n), "synthetic MNIST-shaped"
 
 
-def compiled(spec, x, y, n_test, cache_dir, profile):
-    """Samples/s of training, the start-up overhead of one run, the trainer and the result of the timed run."""
+def compiled(spec, x, y, n_test, cache_dir, profile, device="cpp_standalone", build_only=False):
+    """Samples/s of training, the start-up overhead of one run, the trainer and the result of the timed run
+    (with ``build_only``: the trainer alone, its program built and not run)."""
     n_train = len(x) - n_test
     rng = np.random.default_rng(0)
-    trainer = Trainer(spec, x, y, feedback_matrices(spec, rng), cache_dir=cache_dir, profile=profile)
+    trainer = Trainer(spec, x, y, feedback_matrices(spec, rng), device=device, cache_dir=cache_dir, profile=profile)
+    if build_only:
+        return trainer
     state = initial_state(spec, rng)
     test_rows = np.arange(n_train, len(x))
     trainer.run(state, rng.permutation(n_train), test_rows, 1e-3)  # warm-up (file cache)
@@ -133,7 +170,11 @@ def main(argv=None) -> int:
     parser.add_argument("--loop-samples", type=int, default=200, help="samples of the per-sample runtime loop")
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--propagation", choices=propagation.PROPAGATIONS, default="auto")
+    add_device_options(parser, "(b) and (c) run on the CPU")
     args = parser.parse_args(argv)
+    device = checked_device(parser, args)
+    if device is None:
+        return 2
     rng = np.random.default_rng(0)
     x, y, source = mnist_shaped(args.data_dir, args.samples, rng)
     print(f"data: {source}, {len(x)} samples, {np.mean(x > 0):.1%} non-zero pixels; 784-500-10, T={T}")
@@ -142,15 +183,29 @@ def main(argv=None) -> int:
         n_inputs=784, sizes=SIZES, n_rows=len(x), n_slots=len(x), T=T, form="code", propagation=args.propagation
     )
     n_test = len(x) // 10
-    a, overhead, trainer, _ = compiled(spec, x, y, n_test, cache, profile=False)
-    print(
-        f"(a) compiled training (cpp_standalone, {args.propagation} propagation): {a:.0f} samples/s "
-        f"(build {trainer.build_seconds:.1f} s)"
-    )
+    how = "brian2cuda's propagation" if device == "cuda_standalone" else f"{args.propagation} propagation"
+    if args.build_only:
+        builds = [(spec, False)]
+        if not args.compiled_only:
+            builds += [(dataclasses.replace(spec, record=False), False), (spec, True)]
+        for build_spec, profile in builds:
+            trainer = compiled(build_spec, x, y, n_test, cache, profile, device, build_only=True)
+            record = "recorded" if build_spec.record else "unrecorded"
+            print(
+                f"built ({device}, {how}, {record}, profile={profile}) in {trainer.build_seconds:.1f} s: "
+                f"{trainer.build_directory}"
+            )
+        return 0
+    a, overhead, trainer, _ = compiled(spec, x, y, n_test, cache, profile=False, device=device)
+    print(f"(a) compiled training ({device}, {how}): {a:.0f} samples/s (build {trainer.build_seconds:.1f} s)")
     print(f"    start-up overhead of one run of the compiled program: {overhead:.2f} s")
-    unrecorded, _, _, _ = compiled(dataclasses.replace(spec, record=False), x, y, n_test, cache, profile=False)
+    if args.compiled_only:
+        return 0
+    unrecorded, _, _, _ = compiled(
+        dataclasses.replace(spec, record=False), x, y, n_test, cache, profile=False, device=device
+    )
     print(f"(a') the same without recording the firing statistics: {unrecorded:.0f} samples/s")
-    _, _, trainer, result = compiled(spec, x, y, n_test, cache, profile=True)
+    _, _, trainer, result = compiled(spec, x, y, n_test, cache, profile=True, device=device)
     profile = trainer.profiling_summary()
     total = sum(float(t) for _, t in profile)
     print("    where the time goes (profiled build):")
