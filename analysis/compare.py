@@ -38,7 +38,7 @@ def comparison_table(run_dirs) -> pd.DataFrame:
     return table[["run", *COLUMNS]].sort_values(["rule", "seed", "epoch", "split"]).reset_index(drop=True)
 
 
-def readout_table(run_dirs) -> pd.DataFrame:
+def reference_accuracies(run_dirs) -> pd.DataFrame:
     """The reference readouts' test accuracy (:mod:`analysis.readouts`) at each run's last scored epoch: one
     row per run, a column per readout; empty without readouts.csv."""
     rows = []
@@ -66,7 +66,7 @@ def accuracy_figure(table: pd.DataFrame) -> Figure:
 
 def final_summary(table: pd.DataFrame, references: pd.DataFrame | None = None) -> pd.DataFrame:
     """Test accuracy at each run's last epoch, its hidden rate and synaptic events per sample: mean, sd and runs
-    per rule; with ``references`` (:func:`readout_table`), the mean accuracy of each reference readout."""
+    per rule; with ``references`` (:func:`reference_accuracies`), the mean accuracy of each reference readout."""
     test = table[table["split"] == "test"]
     last = test.loc[test.groupby("run")["epoch"].idxmax()]
     references = pd.DataFrame(columns=["run", *readouts.READOUTS]) if references is None else references
@@ -120,7 +120,7 @@ def write_comparison(run_dirs, out) -> dict[str, Path]:
     paths["summary"].write_text(
         "# Learning rules compared\n\nFinal test accuracy, mean ± sd over seeds; where the runs were made with "
         "`--readouts`, the reference readouts fitted on the same hidden counts (analysis.readouts).\n\n"
-        + markdown(final_summary(table, readout_table(run_dirs)))
+        + markdown(final_summary(table, reference_accuracies(run_dirs)))
         + "\n![accuracy per epoch](comparison.png)\n"
     )
     return paths

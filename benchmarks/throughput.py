@@ -38,7 +38,7 @@ from brian2 import Network, NeuronGroup, Synapses, ms, prefs, set_device
 from benchmarks.dense import DenseBRP, samples_per_second
 from benchmarks.pathways import print_ns_per_event
 from models import propagation
-from models.devices import DeviceError, check_device
+from models.devices import DeviceError, check_device, device_of_option
 from models.network import NetworkSpec
 from models.neurons import LIFParameters
 from models.training import Trainer, feedback_matrices, initial_state
@@ -65,7 +65,7 @@ def add_device_options(parser, on_cpu: str) -> None:
 
 def checked_device(parser, args) -> str | None:
     """Brian2's name of ``--device``, or None after the one-line error when it cannot build here."""
-    device = "cuda_standalone" if args.device == "cuda" else args.device
+    device = device_of_option(args.device)
     try:
         check_device(device)
     except DeviceError as error:

@@ -90,6 +90,11 @@ def _curand_paths() -> tuple[Path, Path]:
     raise DeviceError("--device cuda needs cuRAND: pip install -r requirements-gpu.txt (the nvidia-curand wheel)")
 
 
+def device_of_option(option: str) -> str:
+    """Brian2's device for a command line's ``--device`` value (``cuda`` is brian2cuda's ``cuda_standalone``)."""
+    return "cuda_standalone" if option == "cuda" else option
+
+
 def check_device(device_name: str) -> None:
     """Raise :class:`DeviceError` naming what is missing for ``device_name``."""
     if device_name not in DEVICES:

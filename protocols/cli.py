@@ -21,7 +21,7 @@ from brian2 import mV
 
 from analysis import readouts
 from models import layers, optimizers, propagation, reward, rules
-from models.devices import DeviceError, check_device
+from models.devices import DeviceError, check_device, device_of_option
 from models.encoding import pack_frames
 from models.layers import POOLINGS
 from models.network import NetworkSpec
@@ -303,7 +303,7 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
         inputs="events" if events else "rate",
     )
     stages = ", ".join(f"{s.name} {'x'.join(map(str, s.shape))}" for s in spec.stages)  # checks the geometry
-    device = "cuda_standalone" if args.device == "cuda" else args.device
+    device = device_of_option(args.device)
     check_device(device)
     rng = np.random.default_rng(args.seed)
     start_epoch, state, feedback = 0, None, None

@@ -41,7 +41,7 @@ def test_readouts_find_class_tuned_features_and_not_untuned_ones():
 
 
 def test_comparison_shows_each_rules_reference_readouts_at_the_last_epoch(tmp_path):
-    from analysis.compare import final_summary, markdown, readout_table
+    from analysis.compare import final_summary, markdown, reference_accuracies
 
     runs = []
     for name, logistic in (("a", 0.9), ("b", 0.8)):
@@ -57,7 +57,7 @@ def test_comparison_shows_each_rules_reference_readouts_at_the_last_epoch(tmp_pa
         pd.DataFrame(rows, columns=["epoch", "readout", "accuracy"]).to_csv(run / "readouts.csv", index=False)
         runs.append(run)
     runs.append(tmp_path / "c")  # a run without readouts.csv
-    references = readout_table(runs)
+    references = reference_accuracies(runs)
     assert references.set_index("run").to_dict("index") == {
         "a": {"labels": 0.6, "logistic": 0.9},
         "b": {"labels": 0.6, "logistic": 0.8},
