@@ -255,8 +255,9 @@ class Trainer:
         new_state["optimizer_steps"] = np.array([steps], dtype=float)
         slots = sample_slots(len(train_rows), len(test_rows), self.spec.batch_size)
         ends = slots + 1  # a sample is scored at the start of the next slot
-        counts = np.asarray(net["readout"].cnt[:])[:, ends]  # (n_classes, samples)
-        predictions = decisions(counts, np.asarray(net["readout"].vsum[:])[:, ends])
+        counts = np.asarray(net["readout"].cnt[:])[:, ends]  # (n_outputs, samples)
+        winners = decisions(counts, np.asarray(net["readout"].vsum[:])[:, ends])
+        predictions = np.where(winners >= 0, winners % self.spec.n_classes, -1)  # output neuron i votes for i mod C
         truth = self.labels[np.concatenate([train_rows, test_rows]).astype(int)]
         correct = predictions == truth
         n_train = len(train_rows)

@@ -67,6 +67,7 @@ class Rule:
     name = ""
     summary = ""  # one line for --help
     rank = 100  # place in listings (--rule choices, protocols.compare's default order)
+    outputs_per_class = 1  # output neurons per class: neuron i votes for class i mod n_classes
     convolutions = False  # whether it trains spiking convolutions (with BRP's synapses and the optimizer)
     decides = False  # whether the reward group takes the readout's decision (and needs the summed potentials)
     namespace: dict = {}
