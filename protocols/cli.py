@@ -57,6 +57,11 @@ class ProtocolDefaults:
     batch_size: int = 50
     data_dir: str | None = None
     options: tuple = ()
+    rule_defaults: tuple = ()  # (rule, {option: value}) pairs: this protocol's measured settings for a rule
+
+    def training_defaults(self, rule: str) -> dict:
+        """The defaults of ``rule`` (:attr:`models.rules.base.Rule.training_defaults`) with this protocol's own."""
+        return rules.get(rule).training_defaults | dict(self.rule_defaults).get(rule, {})
 
 
 def positive(kind, zero_allowed=False):
@@ -76,15 +81,15 @@ def positive(kind, zero_allowed=False):
     return parse
 
 
-def _defaults_note(rule) -> str:
-    shown = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in rule.training_defaults.items())
+def _defaults_note(name: str, defaults: ProtocolDefaults) -> str:
+    shown = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in defaults.training_defaults(name).items())
     return f"; by default {shown}" if shown else ""
 
 
-def rule_defaults(args, given: dict) -> None:
-    """Put the rule's own training defaults (:attr:`models.rules.base.Rule.training_defaults`) into ``args``
-    where the command line does not give the option."""
-    for key, value in rules.get(args.rule).training_defaults.items():
+def rule_defaults(args, given: dict, defaults: ProtocolDefaults) -> None:
+    """Put the rule's training defaults (:meth:`ProtocolDefaults.training_defaults`) into ``args`` where the
+    command line does not give the option."""
+    for key, value in defaults.training_defaults(args.rule).items():
         if key not in given:
             setattr(args, key, value)
 
@@ -104,7 +109,9 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
         "--rule",
         choices=rules.names(),
         default="brp",
-        help=", ".join(f"{name} ({rule.summary}{_defaults_note(rule)})" for name, rule in rules.registry().items()),
+        help=", ".join(
+            f"{name} ({rule.summary}{_defaults_note(name, defaults)})" for name, rule in rules.registry().items()
+        ),
     )
     p.add_argument(
         "--signal", choices=reward.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)"
@@ -273,7 +280,7 @@ def run_protocol(
             resumed = resume_settings(parser, args, given_options(parser, argv))
         else:
             resumed = None
-            rule_defaults(args, given_options(parser, argv))
+            rule_defaults(args, given_options(parser, argv), defaults)
             for key in PATH_SETTINGS:
                 if getattr(args, key) is not None:
                     setattr(args, key, str(Path(getattr(args, key)).absolute()))

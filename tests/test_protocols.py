@@ -237,8 +237,12 @@ def test_a_rules_training_defaults_yield_to_the_command_line():
     ]
     for argv, expected in cases:
         args = parser.parse_args(argv)
-        cli.rule_defaults(args, cli.given_options(parser, argv))
+        cli.rule_defaults(args, cli.given_options(parser, argv), digits.DEFAULTS)
         assert {key: getattr(args, key) for key in expected} == expected, argv
+    parser = cli.build_parser("mnist", mnist.DEFAULTS)  # a protocol's own setting for a rule comes first
+    args = parser.parse_args(["--rule", "rstdp"])
+    cli.rule_defaults(args, {"rule": "rstdp"}, mnist.DEFAULTS)
+    assert (args.optimizer, args.batch_size, args.lr, args.lr_decay) == ("sgd", 1, 0.1, 0.5)
 
 
 @pytest.mark.parametrize(
