@@ -66,6 +66,8 @@ ORDER_ACCUMULATE = -8
 ORDER_TIE_SUM = -7
 ORDER_APPLY = -6
 ORDER_TIE_COPY = -5
+ORDER_NORM_SUMS = -4  # a rule's per-neuron weight sums after the update (rstdp's normalisation)
+ORDER_NORMALISE = -3
 ORDER_RESET = -2
 
 # Custom event of a presynaptic neuron that was active during the sample that ends now.

@@ -155,9 +155,15 @@ class NetworkSpec:
         return self.sizes[-1]
 
     @property
+    def n_outputs(self) -> int:
+        """Output neurons: the rule's ``outputs_per_class`` per class (neuron i votes for class i mod n_classes)."""
+        return self.n_classes * rules.get(self.rule).outputs_per_class
+
+    @property
     def stages(self) -> list[Stage]:
         """Every group in forward order (input, conv/pool pairs, FC layers, output), see :mod:`models.layers`."""
-        return layers.plan_stages(self.input_shape or (self.n_inputs,), self.convs, self.sizes)
+        sizes = (*self.sizes[:-1], self.n_outputs)
+        return layers.plan_stages(self.input_shape or (self.n_inputs,), self.convs, sizes)
 
     @property
     def layer_names(self) -> list[str]:
@@ -235,7 +241,7 @@ def build_network(
     rule = rules.get(spec.rule)
     namespace = _namespace(spec, rule, data, inputs)
     stages = spec.stages
-    reward_group = reward.reward_group(spec.n_classes, namespace, spec.dt, rule.reward_equations)
+    reward_group = reward.reward_group(spec.n_outputs, spec.n_classes, namespace, spec.dt, rule.reward_equations)
     sample_clock = Clock(dt=spec.sample_duration, name="sample_clock")
     batch_clock = Clock(dt=spec.batch_size * spec.sample_duration, name="batch_clock")
     wiring = Wiring(spec, namespace, reward_group, sample_clock, batch_clock, feedback, weights, stages[-1].position)

@@ -40,13 +40,15 @@ TP_CODE = {
 }
 
 
-def reward_group(n_classes: int, namespace: dict, dt, equations: str = "") -> NeuronGroup:
-    """Neuron ``i`` spikes at every step of a sample whose label (TimedArray ``label``) is ``i``;
-    ``equations`` are further variables a rule needs (e.g. for its decision)."""
+def reward_group(n_outputs: int, n_classes: int, namespace: dict, dt, equations: str = "") -> NeuronGroup:
+    """One neuron per output neuron: neuron ``i`` spikes at every step of a sample whose label (TimedArray
+    ``label``) is its class, ``i`` mod ``n_classes``; ``equations`` are further variables a rule needs
+    (e.g. for its decision)."""
+    label_class = "i" if n_outputs == n_classes else f"(i % {n_classes})"
     return NeuronGroup(
-        n_classes,
+        n_outputs,
         Equations(REWARD_EQUATIONS) + Equations(equations),
-        threshold="abs(label(t) - i) < 0.5",
+        threshold=f"abs(label(t) - {label_class}) < 0.5",
         reset="lcnt += 1",
         namespace=namespace,
         dt=dt,

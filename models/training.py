@@ -32,7 +32,8 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
     convolution's are its kernel group's ``w`` (C_out x C_in x kh x kw, row-major)
     and its channel group's ``bias``. Each comes with Adam moments ``_m`` and ``_v``, but
     the layers a rule does not train (``rstdp``'s hidden layers), and the rule's own arrays
-    (``rstdp``: the reward group's hit rate). A rule may shift the weights' range (STDP rules start excitatory).
+    (``rstdp``: the reward group's hit rate). A rule may shift the weights' range (STDP rules start excitatory)
+    or draw a dense layer's weights itself (``rstdp``'s normalised decision weights).
     """
     state = {}
     rule = rules.get(spec.rule)
@@ -42,14 +43,14 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
             continue
         if stage.kind == "conv":
             shape = layers.kernel_shape(stage.conv, previous.shape[0])
-            fan_in, n_weights, n_biases = int(np.prod(shape[1:])), int(np.prod(shape)), shape[0]
+            bound = 1.0 / np.sqrt(np.prod(shape[1:]))
             weight_key, bias_key = f"{stage.name}_kernel.w", f"{stage.name}_channel.bias"
+            state[weight_key] = rng.uniform(*rule.weight_range(bound), size=int(np.prod(shape)))
+            state[bias_key] = rng.uniform(-bound, bound, size=shape[0])
         else:
-            fan_in, n_weights, n_biases = previous.size, previous.size * stage.size, stage.size
             weight_key, bias_key = f"{previous.name}_{stage.name}.w", f"{stage.name}.bias"
-        bound = 1.0 / np.sqrt(fan_in)
-        state[weight_key] = rng.uniform(*rule.weight_range(bound), size=n_weights)
-        state[bias_key] = rng.uniform(-bound, bound, size=n_biases)
+            bound = 1.0 / np.sqrt(previous.size)
+            state[weight_key], state[bias_key] = rule.initial_weights(rng, previous, stage, bound)
         if not rule.learns(stage):
             continue  # fixed random features (R-STDP): no optimizer state
         for array in (weight_key, bias_key):
@@ -255,8 +256,9 @@ class Trainer:
         new_state["optimizer_steps"] = np.array([steps], dtype=float)
         slots = sample_slots(len(train_rows), len(test_rows), self.spec.batch_size)
         ends = slots + 1  # a sample is scored at the start of the next slot
-        counts = np.asarray(net["readout"].cnt[:])[:, ends]  # (n_classes, samples)
-        predictions = decisions(counts, np.asarray(net["readout"].vsum[:])[:, ends])
+        counts = np.asarray(net["readout"].cnt[:])[:, ends]  # (n_outputs, samples)
+        winners = decisions(counts, np.asarray(net["readout"].vsum[:])[:, ends])
+        predictions = np.where(winners >= 0, winners % self.spec.n_classes, -1)  # output neuron i votes for i mod C
         truth = self.labels[np.concatenate([train_rows, test_rows]).astype(int)]
         correct = predictions == truth
         n_train = len(train_rows)

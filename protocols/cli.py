@@ -57,6 +57,11 @@ class ProtocolDefaults:
     batch_size: int = 50
     data_dir: str | None = None
     options: tuple = ()
+    rule_defaults: tuple = ()  # (rule, {option: value}) pairs: this protocol's measured settings for a rule
+
+    def training_defaults(self, rule: str) -> dict:
+        """The defaults of ``rule`` (:attr:`models.rules.base.Rule.training_defaults`) with this protocol's own."""
+        return rules.get(rule).training_defaults | dict(self.rule_defaults).get(rule, {})
 
 
 def positive(kind, zero_allowed=False):
@@ -76,6 +81,19 @@ def positive(kind, zero_allowed=False):
     return parse
 
 
+def _defaults_note(name: str, defaults: ProtocolDefaults) -> str:
+    shown = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in defaults.training_defaults(name).items())
+    return f"; by default {shown}" if shown else ""
+
+
+def rule_defaults(args, given: dict, defaults: ProtocolDefaults) -> None:
+    """Put the rule's training defaults (:meth:`ProtocolDefaults.training_defaults`) into ``args`` where the
+    command line does not give the option."""
+    for key, value in defaults.training_defaults(args.rule).items():
+        if key not in given:
+            setattr(args, key, value)
+
+
 def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.ArgumentParser:
     p = OneLineParser(prog=f"python -m protocols.{protocol}", description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=defaults.data_dir, help="folder with the dataset in its official layout")
@@ -91,7 +109,9 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
         "--rule",
         choices=rules.names(),
         default="brp",
-        help=", ".join(f"{name} ({rule.summary})" for name, rule in rules.registry().items()),
+        help=", ".join(
+            f"{name} ({rule.summary}{_defaults_note(name, defaults)})" for name, rule in rules.registry().items()
+        ),
     )
     p.add_argument(
         "--signal", choices=reward.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)"
@@ -103,6 +123,12 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--T", type=positive(int), default=defaults.T, help="time steps per sample")
     p.add_argument("--alpha", type=positive(float), default=1.0, help="encoder factor of eq. 3")
     p.add_argument("--lr", type=positive(float), default=defaults.lr)
+    p.add_argument(
+        "--lr-decay",
+        type=positive(float),
+        default=1.0,
+        help="the step size is multiplied by this factor after every epoch (1: constant)",
+    )
     p.add_argument("--batch-size", type=positive(int), default=defaults.batch_size)
     p.add_argument("--optimizer", choices=optimizers.OPTIMIZERS, default="adam")
     p.add_argument("--seed", type=positive(int, zero_allowed=True), default=0)
@@ -167,6 +193,7 @@ SETTINGS = (
     "T",
     "alpha",
     "lr",
+    "lr_decay",
     "batch_size",
     "optimizer",
     "seed",
@@ -253,6 +280,7 @@ def run_protocol(
             resumed = resume_settings(parser, args, given_options(parser, argv))
         else:
             resumed = None
+            rule_defaults(args, given_options(parser, argv), defaults)
             for key in PATH_SETTINGS:
                 if getattr(args, key) is not None:
                     setattr(args, key, str(Path(getattr(args, key)).absolute()))
@@ -349,7 +377,9 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
     print(f"run folder: {folder}", flush=True)
     print(
         f"{protocol}: {n_train} train / {n_test} test samples, {args.topology}, T={args.T}, "
-        f"rule={args.rule} ({args.signal}, {args.form}), {args.optimizer} lr={args.lr}, batch={args.batch_size}",
+        f"rule={args.rule} ({args.signal}, {args.form}), {args.optimizer} lr={args.lr}"
+        + (f" x {args.lr_decay}/epoch" if args.lr_decay != 1 else "")
+        + f", batch={args.batch_size}",
         flush=True,
     )
     if convs:
@@ -364,7 +394,7 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
             state,
             order,
             np.arange(n_train, n_train + n_test),
-            args.lr,
+            args.lr * args.lr_decay ** (epoch - 1),
             epoch=epoch,
             show_progress=not args.quiet,
         )

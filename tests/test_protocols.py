@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from models import rules
 from protocols import cli, digits, mnist, runs
 
 pytestmark = pytest.mark.standalone
@@ -26,14 +27,25 @@ def read_metrics(folder):
 
 @pytest.mark.parametrize(
     "rule, signal, floor",
-    [("brp", "label", 0.8), ("bp", "label", 0.8), ("brp-stdp", "error", 0.5), ("rstdp", "label", 0.3)],
+    [("brp", "label", 0.8), ("bp", "label", 0.8), ("brp-stdp", "error", 0.5), ("rstdp", "label", 0.6)],
 )
-def test_digits_learns_far_above_chance(tmp_path, build_cache, rule, signal, floor):
+def test_digits_learns_far_above_chance(tmp_path, build_cache, monkeypatch, rule, signal, floor):
+    step_sizes = []
+    run = cli.Trainer.run
+
+    def recording_run(trainer, state, train_rows, test_rows, lr, **options):
+        step_sizes.append(lr)
+        return run(trainer, state, train_rows, test_rows, lr, **options)
+
+    monkeypatch.setattr(cli.Trainer, "run", recording_run)
     args = ("--epochs", "6", "--topology", "FC_100_FC_10", "--rule", rule, "--signal", signal)
     folder = digits_run(tmp_path, build_cache, *args)
     rows = read_metrics(folder)
     test = [float(r["accuracy"]) for r in rows if r["split"] == "test"]
     assert len(test) == 6
+    # rstdp's own defaults: a step size of 0.3 that decays by 0.7 per epoch; the protocol's for the others
+    lr, decay = (0.3, 0.7) if rule == "rstdp" else (digits.DEFAULTS.lr, 1.0)
+    np.testing.assert_allclose(step_sizes, lr * decay ** np.arange(6), rtol=1e-12)
     assert test[-1] >= floor, f"digits test accuracy after 6 epochs is {test[-1]} (chance is 0.1)"
     assert test[-1] > test[0], "accuracy should improve over epochs"
     columns = set(rows[0])
@@ -212,6 +224,27 @@ def expect_usage_error(capsys, main, argv, fragment):
     assert fragment in lines[0], lines[0]
 
 
+def test_a_rules_training_defaults_yield_to_the_command_line():
+    parser = cli.build_parser("digits", digits.DEFAULTS)
+    rstdp = rules.get("rstdp").training_defaults
+    defaults = digits.DEFAULTS
+    protocol = {"optimizer": "adam", "lr_decay": 1.0, "batch_size": defaults.batch_size, "lr": defaults.lr}
+    cases = [
+        (["--rule", "rstdp"], rstdp),
+        (["--rule", "rstdp", "--lr", "0.01", "--optimizer", "adam"], rstdp | {"lr": 0.01, "optimizer": "adam"}),
+        (["--rule", "brp"], protocol),
+        (["--rule", "brp", "--lr-decay", "0.5"], protocol | {"lr_decay": 0.5}),
+    ]
+    for argv, expected in cases:
+        args = parser.parse_args(argv)
+        cli.rule_defaults(args, cli.given_options(parser, argv), digits.DEFAULTS)
+        assert {key: getattr(args, key) for key in expected} == expected, argv
+    parser = cli.build_parser("mnist", mnist.DEFAULTS)  # a protocol's own setting for a rule comes first
+    args = parser.parse_args(["--rule", "rstdp"])
+    cli.rule_defaults(args, {"rule": "rstdp"}, mnist.DEFAULTS)
+    assert (args.optimizer, args.batch_size, args.lr, args.lr_decay) == ("sgd", 1, 0.1, 0.5)
+
+
 @pytest.mark.parametrize(
     "argv, fragment",
     [
@@ -225,6 +258,7 @@ def expect_usage_error(capsys, main, argv, fragment):
         (["--lr", "0"], "must be a positive float"),
         (["--lr", "nan"], "must be a positive float"),
         (["--lr", "abc"], "is not a float"),
+        (["--lr-decay", "0"], "must be a positive float"),
         (["--seed", "-3"], "must be a non-negative int"),
         (["--seed", "1.5"], "is not an int"),
         (["--readouts", "0"], "must be a positive int"),

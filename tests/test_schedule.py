@@ -81,6 +81,10 @@ def test_every_rule_keeps_the_per_step_and_sample_end_order(rule, extra, feedbac
         assert_before(order, f"{layer}_spike_resetter", post)
     if rule == "rstdp":  # winner-take-all: outputs inhibit each other after they spiked
         assert_before(order, "output_spike_resetter", "output_inhibition_pre")
+        # the eligibility's norm before the update, the weights' sums after it, then the normalisation
+        sums = "hidden2_output_summed_variable"
+        steps = [f"{sums}_c_norm2_post", "hidden2_output_sample_end", "hidden2_output_apply", f"{sums}_w_mean_post"]
+        assert_before(order, *steps, "hidden2_output_normalise", "output_reset")
 
 
 @pytest.mark.parametrize("pooling", ["avg", "lif"])

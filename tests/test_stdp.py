@@ -21,16 +21,17 @@ DECAY = float(np.exp(-1 * ms / stdp.TAU_TRACE))
 
 
 def forward(raster, W, b, inhibition=0.0, potentials=None):
-    """Authors' recurrence per step; spikes (T, n) per layer, pseudo-gradient sums and the output's
-    summed potential. ``inhibition``: each output spike lowers the other outputs at the next step;
+    """Authors' recurrence per step; spikes (T, n) per layer (n from the weights), pseudo-gradient sums and
+    the output's summed potential. ``inhibition``: each output spike lowers the other outputs at the next step;
     ``potentials``, a list, receives each layer's potentials (T, n) as the threshold sees them."""
     spikes = [raster]
     gates = []
     s_in = raster
     for k in range(2):
-        mem, spk = np.zeros(SIZES[k]), np.zeros(SIZES[k])
-        out, gate, vsum = np.zeros((T, SIZES[k])), np.zeros(SIZES[k]), np.zeros(SIZES[k])
-        seen = np.zeros((T, SIZES[k]))
+        n = W[k].shape[1]
+        mem, spk = np.zeros(n), np.zeros(n)
+        out, gate, vsum = np.zeros((T, n)), np.zeros(n), np.zeros(n)
+        seen = np.zeros((T, n))
         lateral = inhibition if k == 1 else 0.0
         for t in range(T):
             mem = mem * 0.2 * (1 - spk) + s_in[t] @ W[k] + b[k] - lateral * (spk.sum() - spk)
@@ -62,8 +63,13 @@ def eligibility(pre, post, window=None):
     return c
 
 
+def layer_weights(state):
+    """The two weight matrices (pre x post); rstdp has several output neurons per class."""
+    return [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], -1)]
+
+
 def reference_update(rasters, labels, state, feedback, rule, lr):
-    W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
+    W = layer_weights(state)
     b = [state["hidden1.bias"], state["output.bias"]]
     grads = [np.zeros_like(W[0]), np.zeros_like(W[1]), np.zeros_like(b[0]), np.zeros_like(b[1])]
     hit_rate = 0.0
@@ -85,18 +91,22 @@ def reference_update(rasters, labels, state, feedback, rule, lr):
             grads[1] += np.outer(counts[1] / T, delta_out)
             grads[3] += delta_out
         else:  # the readout learns from the decision; the hidden layer keeps its random weights
-            rivals = [(y > y[k]) | ((y == y[k]) & (vsum >= vsum[k])) for k in range(SIZES[1])]
+            rivals = [(y > y[k]) | ((y == y[k]) & (vsum >= vsum[k])) for k in range(len(y))]
             beaten = np.array([np.sum(np.delete(rival, k)) for k, rival in enumerate(rivals)])
             winner = ((beaten == 0) & (y > 0)).astype(float)
-            decided, correct = winner.sum(), winner[label]
+            votes_for_label = np.arange(len(y)) % SIZES[1] == label  # output neuron k votes for class k mod C
+            decided, correct = winner.sum(), winner[votes_for_label].sum()
             reward = decided * (correct * (1 - hit_rate) - (1 - correct) * hit_rate)
             hit_rate += decided * (correct - hit_rate) / rstdp.HIT_RATE_WINDOW
-            grads[1] -= reward * winner * c[1] / T
-            grads[3] -= reward * winner * counts[2] / T
-            b[1] = b[1] + rstdp.HOMEOSTASIS_RATE * (rstdp.TARGET_RATE - y)  # at once, before the next sample
+            norm = np.linalg.norm(c[1], axis=0)  # each output neuron's eligibility row
+            grads[1] -= reward * winner * rstdp.WEIGHT_NORM * c[1] / np.where(norm > 0, norm, 1.0)
     keys = ["input_hidden1.w", "hidden1_output.w", "hidden1.bias", "output.bias"]
     params = [W[0], W[1], b[0], b[1]]
-    return {key: (p - lr * g / len(labels)).ravel() for key, p, g in zip(keys, params, grads)}
+    updated = [p - lr * g / len(labels) for p, g in zip(params, grads)]
+    if rule == "rstdp":  # then every output neuron's weights are centred and scaled to norm g
+        centred = updated[1] - updated[1].mean(axis=0)
+        updated[1] = centred * rstdp.WEIGHT_NORM / np.linalg.norm(centred, axis=0)
+    return {key: p.ravel() for key, p in zip(keys, updated)}
 
 
 @pytest.mark.parametrize(
@@ -116,7 +126,10 @@ def test_minibatch_update_matches_numpy_reference(rule, seed, drive, target, bui
     feedback = feedback_matrices(spec, rng)
     state = initial_state(spec, rng)
     state["input_hidden1.w"] = rng.uniform(-0.2, 0.8, N_IN * SIZES[0])
-    state["hidden1_output.w"] = rng.uniform(-0.3, drive, SIZES[0] * SIZES[1])  # outputs that differ: decisions
+    state["hidden1_output.w"] = rng.uniform(-0.3, drive, SIZES[0] * spec.n_outputs)  # outputs that differ: decisions
+    if rule == "rstdp":  # output neuron C + labels[0] (it votes for class labels[0]) fires at every step: a first
+        # correct decision (through the class of neuron i, i mod C), so the hit rate and the dopamine are not 0
+        state["output.bias"][SIZES[1] + labels[0]] = 5.0  # above the inhibition of several rivals
     lr = 0.05
     inputs, _ = plan_run(spec, np.arange(2), np.array([2]), labels, lr, 0)
 
@@ -128,7 +141,7 @@ def test_minibatch_update_matches_numpy_reference(rule, seed, drive, target, bui
     arrays = simulate(make_network, target, build_cache, f"{spec.key()}|stdp reference", seed)
     rasters = sample_rasters(arrays, "input_spikes", 2, T, N_IN)
     expected = reference_update(rasters, labels[:2], state, feedback, rule, lr)
-    W = [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], SIZES[1])]
+    W = layer_weights(state)
     b = [state["hidden1.bias"], state["output.bias"]]
     if rule == "brp-stdp":  # the window gates some hidden spikes, not all: the case tests the gate
         potentials = []
@@ -149,7 +162,7 @@ def test_minibatch_update_matches_numpy_reference(rule, seed, drive, target, bui
         np.testing.assert_allclose(got, value, rtol=0, atol=1e-9, err_msg=f"{rule}: {key} after one minibatch")
         if np.max(np.abs(got - state[key])) > 1e-6:
             changed.add(key)
-    trained = {"hidden1_output.w", "output.bias"} | ({"input_hidden1.w"} if rule == "brp-stdp" else set())
+    trained = {"hidden1_output.w"} | ({"input_hidden1.w", "output.bias"} if rule == "brp-stdp" else set())
     assert trained <= changed, f"the minibatch should change {sorted(trained)}, changed {sorted(changed)}"
 
 
@@ -166,7 +179,7 @@ def test_conductance_based_readout_sums_its_potential_in_mV():
     spec = NetworkSpec(n_inputs=N_IN, sizes=SIZES, n_rows=2, n_slots=2, T=T, neuron=COBAParameters(), rule="rstdp")
     state = initial_state(spec, rng)
     state["input_hidden1.w"] = np.full(N_IN * SIZES[0], 2.0)
-    state["hidden1_output.w"] = np.full(SIZES[0] * SIZES[1], 2.0)
+    state["hidden1_output.w"] = np.full(SIZES[0] * spec.n_outputs, 2.0)
     inputs, _ = plan_run(spec, np.arange(1), np.array([1]), np.array([0, 1]), 0.01, 0)
     net = build_network(spec, np.ones((2, N_IN)), inputs, state, feedback_matrices(spec, rng))
     potential = StateMonitor(net["output"], "v", record=True, when="groups", order=STEP * 2 + TRACE)

@@ -67,6 +67,7 @@ class Rule:
     name = ""
     summary = ""  # one line for --help
     rank = 100  # place in listings (--rule choices, protocols.compare's default order)
+    outputs_per_class = 1  # output neurons per class: neuron i votes for class i mod n_classes
     convolutions = False  # whether it trains spiking convolutions (with BRP's synapses and the optimizer)
     decides = False  # whether the reward group takes the readout's decision (and needs the summed potentials)
     namespace: dict = {}
@@ -92,9 +93,17 @@ class Rule:
         """Code run on a learning layer at each sample's end: its local error, and ``bias_grad``."""
         raise NotImplementedError
 
+    training_defaults: dict = {}  # the command line's defaults for this rule (e.g. optimizer, lr), where measured
+
     def weight_range(self, bound: float) -> tuple[float, float]:
         """Uniform range of the initial weights of a layer with fan-in bound ``bound`` (PyTorch's default)."""
         return -bound, bound
+
+    def initial_weights(self, rng, pre_stage, stage, bound: float) -> tuple[np.ndarray, np.ndarray]:
+        """Initial weights (row-major, pre x post for a dense layer) and biases of ``stage``:
+        U(:meth:`weight_range`) and U(-bound, bound), drawn in this order."""
+        n_weights = pre_stage.size * stage.size
+        return rng.uniform(*self.weight_range(bound), size=n_weights), rng.uniform(-bound, bound, size=stage.size)
 
     def initial_state(self, spec) -> dict[str, np.ndarray]:
         """Further arrays the rule carries from run to run (beyond weights, biases and Adam moments)."""
