@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import pandas as pd
 from brian2 import mV
 
 from analysis import readouts
-from models import layers, optimizers, propagation, reward, rules
+from models import devices, layers, optimizers, propagation, reward, rules
 from models.devices import DeviceError, check_device, device_of_option
 from models.encoding import pack_frames
 from models.layers import POOLINGS
@@ -79,6 +80,24 @@ def positive(kind, zero_allowed=False):
         return value
 
     return parse
+
+
+def folder_name(text: str) -> str:
+    """An argparse type: one folder name, without a path (the run folder lies in <results-dir>/<protocol>/)."""
+    if text in ("", ".", "..") or "/" in text or "\\" in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"must be one folder name without '/', got {text!r}")
+    return text
+
+
+def writable_cache(cache_dir) -> None:
+    """Stop with a one-line error before any work if the compiled-program cache cannot be created or written."""
+    folder = Path(cache_dir) if cache_dir is not None else devices.DEFAULT_CACHE
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create the cache folder {folder} (--cache-dir): {error.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"the cache folder {folder} (--cache-dir) is not writable")
 
 
 def _defaults_note(name: str, defaults: ProtocolDefaults) -> str:
@@ -157,7 +176,9 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
     p.add_argument("--limit-test", type=positive(int), default=None, help="use the first N test samples")
     p.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
     p.add_argument("--cache-dir", default=None, help="compiled-program cache (default ~/.cache/brp_snn)")
-    p.add_argument("--run-name", default=None, help="run folder name instead of <timestamp>_<rule>_seed<k>")
+    p.add_argument(
+        "--run-name", type=folder_name, default=None, help="run folder name instead of <timestamp>_<rule>_seed<k>"
+    )
     p.add_argument(
         "--resume",
         metavar="RUN_DIR",
@@ -333,6 +354,8 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
     stages = ", ".join(f"{s.name} {'x'.join(map(str, s.shape))}" for s in spec.stages)  # checks the geometry
     device = device_of_option(args.device)
     check_device(device)
+    if device != "runtime":
+        writable_cache(args.cache_dir)
     rng = np.random.default_rng(args.seed)
     start_epoch, state, feedback = 0, None, None
     if folder is not None:

@@ -262,11 +262,20 @@ def test_a_rules_training_defaults_yield_to_the_command_line():
         (["--seed", "-3"], "must be a non-negative int"),
         (["--seed", "1.5"], "is not an int"),
         (["--readouts", "0"], "must be a positive int"),
+        (["--run-name", "../elsewhere"], "must be one folder name without '/'"),
+        (["--run-name", ""], "must be one folder name"),
         (["--resume", "/nonexistent/run"], "has no config.json"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path, argv, fragment):
     expect_usage_error(capsys, digits.main, [*argv, "--results-dir", str(tmp_path)], fragment)
+
+
+def test_unwritable_cache_folder_stops_before_the_run_folder(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    argv = ["--results-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "file" / "cache")]
+    expect_usage_error(capsys, digits.main, argv, "cannot create the cache folder")
+    assert not (tmp_path / "r").exists()
 
 
 def test_unwritable_results_folder(capsys, tmp_path):
@@ -278,6 +287,8 @@ def test_unwritable_results_folder(capsys, tmp_path):
 def test_missing_mnist_folder_and_files(capsys, tmp_path):
     expect_usage_error(capsys, mnist.main, ["--results-dir", str(tmp_path)], "--data-dir is required")
     expect_usage_error(capsys, mnist.main, ["--data-dir", str(tmp_path / "none")], "does not exist")
+    (tmp_path / "file").write_text("")
+    expect_usage_error(capsys, mnist.main, ["--data-dir", str(tmp_path / "file")], "is a file, not a folder")
     (tmp_path / "empty").mkdir()
     expect_usage_error(capsys, mnist.main, ["--data-dir", str(tmp_path / "empty")], "missing MNIST file")
 

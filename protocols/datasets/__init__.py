@@ -11,6 +11,14 @@ class DataError(Exception):
     """Data that are missing, unreadable or malformed (reported to the user, exit status 2)."""
 
 
+def require_folder(directory, what: str, expected: str = "") -> None:
+    """A :class:`DataError` unless ``directory`` is a folder: '<what> <directory> does not exist' (or 'is a
+    file, not a folder'), followed by ``expected``."""
+    problem = "is a file, not a folder" if directory.exists() else "does not exist"
+    if not directory.is_dir():
+        raise DataError(f"{what} {directory} {problem}" + (f"; {expected}" if expected else ""))
+
+
 @dataclass
 class Dataset:
     """Intensities in [0, 1] of shape (N, n_inputs) and integer labels.

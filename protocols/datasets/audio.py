@@ -38,7 +38,7 @@ import librosa
 import numpy as np
 import soundfile
 
-from protocols.datasets import DataError, Dataset
+from protocols.datasets import DataError, Dataset, require_folder
 
 KINDS = ("logmel", "mfcc")
 TRIM_DB = 40.0
@@ -209,8 +209,7 @@ def load_fsdd(
     directory = Path(directory)
     if (directory / "recordings").is_dir():
         directory = directory / "recordings"
-    if not directory.is_dir():
-        raise DataError(f"FSDD folder {directory} does not exist; expected the recordings/ folder of *.wav files")
+    require_folder(directory, "FSDD folder", "expected the recordings/ folder of *.wav files")
     splits = {"train": [], "test": []}
     skipped = 0
     for path in sorted(p for p in directory.iterdir() if p.suffix.lower() == ".wav"):
@@ -260,8 +259,7 @@ def load_tidigits(
         raise ValueError(f"unknown TIDIGITS label set {labels!r}; choose eleven or ten")
     mapping = TIDIGITS_LABELS[labels]
     directory = Path(directory)
-    if not directory.is_dir():
-        raise DataError(f"TIDIGITS folder {directory} does not exist")
+    require_folder(directory, "TIDIGITS folder")
     nested = _child(directory, "tidigits")
     if nested is not None and _child(directory, "train") is None:
         directory = nested

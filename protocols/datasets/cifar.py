@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from protocols.datasets import DataError, Dataset
+from protocols.datasets import DataError, Dataset, require_folder
 
 TRAIN_BATCHES = tuple(f"data_batch_{k}" for k in range(1, 6))
 TEST_BATCH = "test_batch"
@@ -45,8 +45,7 @@ def load_cifar10(directory, log=print) -> Dataset:
     directory = Path(directory)
     if (directory / "cifar-10-batches-py").is_dir():
         directory = directory / "cifar-10-batches-py"
-    if not directory.is_dir():
-        raise DataError(f"CIFAR-10 folder {directory} does not exist; pass --data-dir with the python batches")
+    require_folder(directory, "CIFAR-10 folder", "pass --data-dir with the python batches")
     present = [name for name in TRAIN_BATCHES if (directory / name).is_file()]
     if not present or not (directory / TEST_BATCH).is_file():
         raise DataError(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from protocols.datasets import DataError, Dataset
+from protocols.datasets import DataError, Dataset, require_folder
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -53,8 +53,7 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
 def load_mnist(directory) -> Dataset:
     """Images as intensities in [0, 1], flattened to 784 inputs; labels 0-9."""
     directory = Path(directory)
-    if not directory.is_dir():
-        raise DataError(f"MNIST data folder {directory} does not exist; pass --data-dir with the four IDX files")
+    require_folder(directory, "MNIST data folder", "pass --data-dir with the four IDX files")
     arrays = {}
     for key, stem in MNIST_FILES.items():
         arrays[key] = read_idx(_find(directory, stem), IMAGE_MAGIC if "images" in key else LABEL_MAGIC)

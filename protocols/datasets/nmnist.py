@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from protocols.datasets import DataError, Dataset
+from protocols.datasets import DataError, Dataset, require_folder
 from protocols.datasets.events import spike_frames
 
 SENSOR = 34
@@ -52,8 +52,7 @@ def write_events(path, events: np.ndarray) -> None:
 def list_split(directory, split: str) -> tuple[list[Path], np.ndarray]:
     """Files and labels of ``Train`` or ``Test``: one folder per digit, named by the digit."""
     root = Path(directory) / split
-    if not root.is_dir():
-        raise DataError(f"N-MNIST folder {root} does not exist; expected {directory}/{{Train,Test}}/<digit>/*.bin")
+    require_folder(root, "N-MNIST folder", f"expected {directory}/{{Train,Test}}/<digit>/*.bin")
     files, labels = [], []
     for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         if not label_dir.name.isdigit():
