@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -87,17 +86,6 @@ def folder_name(text: str) -> str:
     if text in ("", ".", "..") or "/" in text or "\\" in text or "\0" in text:
         raise argparse.ArgumentTypeError(f"must be one folder name without '/', got {text!r}")
     return text
-
-
-def writable_cache(cache_dir) -> None:
-    """Stop with a one-line error before any work if the compiled-program cache cannot be created or written."""
-    folder = Path(cache_dir) if cache_dir is not None else devices.DEFAULT_CACHE
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create the cache folder {folder} (--cache-dir): {error.strerror}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"the cache folder {folder} (--cache-dir) is not writable")
 
 
 def _defaults_note(name: str, defaults: ProtocolDefaults) -> str:
@@ -354,8 +342,9 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
     stages = ", ".join(f"{s.name} {'x'.join(map(str, s.shape))}" for s in spec.stages)  # checks the geometry
     device = device_of_option(args.device)
     check_device(device)
-    if device != "runtime":
-        writable_cache(args.cache_dir)
+    if device != "runtime":  # before any work: the compiled programs' cache must be writable
+        cache = Path(args.cache_dir) if args.cache_dir is not None else devices.DEFAULT_CACHE
+        runs.writable_folder(cache, "the cache folder (--cache-dir)")
     rng = np.random.default_rng(args.seed)
     start_epoch, state, feedback = 0, None, None
     if folder is not None:

@@ -75,18 +75,24 @@ def environment() -> dict:
     }
 
 
+def writable_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` (and its parents) where missing; a :class:`RunFolderError` naming ``what`` if that
+    fails or the folder is not writable."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunFolderError(f"cannot create {what} {folder}: {error.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise RunFolderError(f"{what} {folder} is not writable")
+
+
 def create_run_folder(results_dir, protocol: str, rule: str, seed: int, name: str | None = None) -> Path:
     """A new, empty run folder; a suffix is added rather than reuse an existing one.
 
     With ``name`` the folder is ``<results_dir>/<protocol>/<name>`` and must not exist yet.
     """
     parent = Path(results_dir) / protocol
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RunFolderError(f"cannot create results folder {parent}: {error.strerror}") from None
-    if not os.access(parent, os.W_OK):
-        raise RunFolderError(f"results folder {parent} is not writable")
+    writable_folder(parent, "results folder")
     if name is not None:
         folder = parent / name
         try:

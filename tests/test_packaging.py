@@ -12,7 +12,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("models", "protocols", "analysis", "benchmarks")
 # import name -> distribution name, where they differ
-DISTRIBUTIONS = {"sklearn": "scikit-learn", "brian2cuda": "brian2cuda"}
+DISTRIBUTIONS = {"sklearn": "scikit-learn"}
 
 
 def declared():

@@ -72,6 +72,7 @@ class Rule:
     decides = False  # whether the reward group takes the readout's decision (and needs the summed potentials)
     namespace: dict = {}
     reward_equations = ""  # further variables of the reward group
+    training_defaults: dict = {}  # the command line's defaults for this rule (e.g. optimizer, lr), where measured
 
     def learns(self, stage) -> bool:
         """Whether the layer of ``stage`` learns (else it keeps its initial random weights)."""
@@ -92,8 +93,6 @@ class Rule:
     def delta_code(self, stage, form: str) -> str:
         """Code run on a learning layer at each sample's end: its local error, and ``bias_grad``."""
         raise NotImplementedError
-
-    training_defaults: dict = {}  # the command line's defaults for this rule (e.g. optimizer, lr), where measured
 
     def weight_range(self, bound: float) -> tuple[float, float]:
         """Uniform range of the initial weights of a layer with fan-in bound ``bound`` (PyTorch's default)."""
