@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import brian2
@@ -226,6 +227,29 @@ def share_large_arrays(static_arrays: Path, store: Path) -> None:
             continue
 
 
+PROGRESS_POLL = 0.5  # seconds between two reads of a running program's progress report
+
+
+def _follow_progress(stdout: Path, progress, done: threading.Event) -> None:
+    """Call ``progress`` with the last fraction that the program wrote to ``stdout`` until ``done``, then once
+    more with the final one."""
+    last = None
+    while True:
+        finished = done.wait(PROGRESS_POLL)
+        try:
+            with stdout.open("rb") as file:
+                file.seek(max(0, stdout.stat().st_size - 256))
+                lines = [line.split() for line in file.read().decode(errors="replace").splitlines()]
+        except FileNotFoundError:
+            lines = []
+        fractions = [line[1] for line in lines if len(line) == 3 and line[0] == "progress"]
+        if fractions and fractions[-1] != last:
+            last = fractions[-1]
+            progress(float(last))
+        if finished:
+            return
+
+
 class StandaloneBuild:
     """One compiled ``cpp_standalone`` program in the build cache, rerun with ``run_args``.
 
@@ -324,11 +348,28 @@ class StandaloneBuild:
                 shutil.copytree(sibling, self.directory, ignore=ignore, dirs_exist_ok=True)
                 return
 
-    def run(self, run_args: dict, show_progress: bool = False):
-        """One run of the compiled program; its progress report is printed with ``show_progress``."""
-        # Brian2 then checks every variable against 1e50, which overflows when cast to float32: harmless, silenced
-        with np.errstate(over="ignore"):
-            device.run(directory=str(self.directory), with_output=show_progress, run_args=run_args)
+    def run(self, run_args: dict, progress=None, echo: bool = False):
+        """One run of the compiled program.
+
+        Its output (the progress lines of ``models.training.REPORT_CODE``) goes to the console with ``echo``;
+        otherwise to ``results/stdout.txt``, which a thread reads while it runs to call ``progress(fraction)``.
+        """
+        results = Path(device.results_dir or self.directory / "results")
+        stdout = results / "stdout.txt"
+        stdout.unlink(missing_ok=True)  # the last run's report must not be read as this one's
+        done = threading.Event()
+        watcher = None
+        if progress is not None and not echo:
+            watcher = threading.Thread(target=_follow_progress, args=(stdout, progress, done), daemon=True)
+            watcher.start()
+        try:
+            # Brian2 then checks every variable against 1e50, which overflows when cast to float32: harmless, silenced
+            with np.errstate(over="ignore"):
+                device.run(directory=str(self.directory), with_output=echo, run_args=run_args)
+        finally:
+            done.set()
+            if watcher is not None:
+                watcher.join()
         # Brian2 keeps every run_args array as a new file; drop this run's once they have been read
         for name in device.run_args_arrays:
             with contextlib.suppress(FileNotFoundError):

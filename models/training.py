@@ -21,7 +21,9 @@ from models import devices, layers, optimizers, reward, rules
 from models.network import NetworkSpec, RunInputs, build_network
 
 SPLIT_NONE, SPLIT_TRAIN, SPLIT_TEST = 0, 1, 2
-REPORT_PERIOD = 10 * second  # progress lines within a run
+REPORT_PERIOD = 1 * second  # wall time between two progress reports of the compiled program
+# the compiled program's progress report: one line "progress <fraction simulated> <seconds>" on its stdout
+REPORT_CODE = 'std::cout << "progress " << completed << " " << elapsed << std::endl << std::flush;'
 TRACED_SAMPLES = 2  # test samples of each run whose membrane traces are recorded (Fig. 7)
 
 
@@ -211,7 +213,7 @@ class Trainer:
             self.net = build_network(self.spec, self.data, self._placeholder(), state, self.feedback)
             if "run_seed" in self.net["input"].variables:
                 self._standalone.seed_each_run(self.net["input"].variables["run_seed"])
-            self.net.run(self.spec.duration, report="text", report_period=REPORT_PERIOD, profile=self.profile)
+            self.net.run(self.spec.duration, report=REPORT_CODE, report_period=REPORT_PERIOD, profile=self.profile)
             self._standalone.build()
         self.build_seconds = time.perf_counter() - start
 
@@ -239,16 +241,20 @@ class Trainer:
                 args[_state_variable(net, key)] = np.ascontiguousarray(value, dtype=float)
         return args
 
-    def run(self, state, train_rows, test_rows, lr, epoch=0, show_progress=False):
-        """Train on ``train_rows`` (in that order), then test on ``test_rows``; return (result, new state)."""
+    def run(self, state, train_rows, test_rows, lr, epoch=0, progress=None, echo=False):
+        """Train on ``train_rows`` (in that order), then test on ``test_rows``; return (result, new state).
+
+        ``progress(fraction)`` is called with the fraction of the run simulated, about once a second; ``echo``
+        shows the compiled program's own output (its progress lines) instead.
+        """
         inputs, steps = plan_run(self.spec, train_rows, test_rows, self.labels, lr, int(state["optimizer_steps"][0]))
         seed = run_seed(self.seed, epoch)
         start = time.perf_counter()
         if self._standalone is None:
-            net = self._runtime_run(inputs, state, seed)
+            net = self._runtime_run(inputs, state, seed, progress)
         else:
             net = self.net
-            self._standalone.run(self._run_args(inputs, state, seed), show_progress)
+            self._standalone.run(self._run_args(inputs, state, seed), progress, echo)
         seconds = time.perf_counter() - start
         new_state = {
             key: np.array(_state_variable(net, key)[:], dtype=float) for key in state if key != "optimizer_steps"
@@ -304,8 +310,9 @@ class Trainer:
         flags = np.array([(s, n) in spiked for s, n in zip(steps.tolist(), neurons.tolist())], dtype=int)
         return layer, sample_of_slot[steps // self.spec.T], steps % self.spec.T, neurons, v, flags
 
-    def _runtime_run(self, inputs, state, seed):
+    def _runtime_run(self, inputs, state, seed, progress=None):
+        report = None if progress is None else (lambda elapsed, completed, start, duration: progress(completed))
         with devices.runtime(seed, self.spec.precision):
             net = build_network(self.spec, self.data, inputs, state, self.feedback)
-            net.run(self.spec.duration)
+            net.run(self.spec.duration, report=report, report_period=REPORT_PERIOD)
         return net

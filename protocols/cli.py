@@ -7,6 +7,7 @@ line ``<prog>: error: <what was wrong>`` on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from brian2 import mV
+from brian2 import BrianLogger, mV
 
 from analysis import readouts
 from models import devices, layers, optimizers, propagation, reward, rules
@@ -30,6 +31,7 @@ from models.rules import brp
 from models.topology import TopologyError, split_topology
 from models.training import Trainer, feedback_matrices, initial_state
 from protocols import runs
+from protocols.progress import EpochProgress
 from protocols.datasets import DataError, Dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,9 +175,15 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
         default=None,
         help="continue a run from its last finished epoch, with its recorded settings: other options given must have "
         "the same values, except --epochs (recorded in its config.json) and --results-dir, --cache-dir, --quiet, "
-        "--readouts",
+        "--verbose, --readouts",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress output within epochs")
+    console = p.add_mutually_exclusive_group()
+    console.add_argument("--quiet", action="store_true", help="no progress output within epochs")
+    console.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Brian2's log messages and the compiled program's own progress lines instead of the progress bar",
+    )
     p.add_argument(
         "--readouts",
         type=positive(int),
@@ -219,7 +227,7 @@ def settings_of(args) -> list[str]:
     return list(SETTINGS) + sorted(set(vars(args)) - set(SETTINGS) - NOT_SETTINGS)
 
 
-NOT_SETTINGS = {"results_dir", "cache_dir", "run_name", "resume", "quiet", "readouts"}
+NOT_SETTINGS = {"results_dir", "cache_dir", "run_name", "resume", "quiet", "verbose", "readouts"}
 PATH_SETTINGS = ("data_dir",)  # recorded as absolute paths: a run resumed from another directory reads the same data
 
 
@@ -250,7 +258,8 @@ def resume_settings(parser: argparse.ArgumentParser, args, given: dict) -> Path:
     """Put the settings recorded in the ``--resume`` folder into ``args``; return the folder.
 
     Options given on the command line must have the recorded values, except ``--epochs`` (a run can be
-    lengthened) and the options that are no settings (``--results-dir``, ``--cache-dir``, ``--quiet``, ``--readouts``).
+    lengthened) and the options that are no settings (``--results-dir``, ``--cache-dir``, ``--quiet``, ``--verbose``,
+    ``--readouts``).
     """
     folder = Path(args.resume)
     settings = runs.read_config(folder)
@@ -284,6 +293,8 @@ def run_protocol(
     """Parse ``argv``, train and test epoch by epoch, write the run folder; return the exit status."""
     parser = build_parser(protocol, defaults)
     args = parser.parse_args(argv)
+    # Brian2's informational messages (its default) with --verbose; its warnings always
+    BrianLogger.log_level_info() if args.verbose else BrianLogger.log_level_warn()
     try:
         if args.resume:
             resumed = resume_settings(parser, args, given_options(parser, argv))
@@ -402,14 +413,16 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
     for epoch in range(start_epoch + 1, args.epochs + 1):
         order = np.random.default_rng([args.seed, epoch]).permutation(n_train)
         tic = time.perf_counter()
-        result, state = trainer.run(
-            state,
-            order,
-            np.arange(n_train, n_train + n_test),
-            args.lr * args.lr_decay ** (epoch - 1),
-            epoch=epoch,
-            show_progress=not args.quiet,
-        )
+        with _progress(args, f"epoch {epoch}/{args.epochs}", n_train + n_test) as progress:
+            result, state = trainer.run(
+                state,
+                order,
+                np.arange(n_train, n_train + n_test),
+                args.lr * args.lr_decay ** (epoch - 1),
+                epoch=epoch,
+                progress=progress,
+                echo=args.verbose,
+            )
         wall = time.perf_counter() - tic
         rows = []
         for split, accuracy, n in (("train", result.train_accuracy, n_train), ("test", result.test_accuracy, n_test)):
@@ -443,6 +456,14 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
     return 0
 
 
+def _progress(args, description: str, total: int):
+    """The progress display of a run of ``total`` samples: a bar on a terminal, lines in a log; none with
+    ``--quiet`` or ``--verbose`` (which shows the program's own lines)."""
+    if args.quiet or args.verbose:
+        return contextlib.nullcontext(None)
+    return EpochProgress(description, total, sys.stderr if sys.stderr.isatty() else sys.stdout)
+
+
 def _reference_readouts(spec, data, labels, feedback, state, sizes, epoch, device, args, folder) -> None:
     """The reference readouts of :mod:`analysis.readouts` on the network of ``state``: its last hidden stage's
     counts in one pass without learning over the first ``--readouts`` training samples and the test samples
@@ -452,7 +473,8 @@ def _reference_readouts(spec, data, labels, feedback, state, sizes, epoch, devic
     rows = np.concatenate([np.arange(n_fit), np.arange(n_train, n_train + n_test)])
     features_spec = replace(spec, n_slots=len(rows), record=False, features=True)
     trainer = Trainer(features_spec, data, labels, feedback, device=device, seed=args.seed, cache_dir=args.cache_dir)
-    result, _ = trainer.run(state, rows[:0], rows, 0.0, epoch=epoch, show_progress=not args.quiet)
+    with _progress(args, "readouts", len(rows)) as progress:
+        result, _ = trainer.run(state, rows[:0], rows, 0.0, epoch=epoch, progress=progress, echo=args.verbose)
     counts, truth = result.features, labels[rows]
     table = readouts.readout_table(counts[:n_fit], truth[:n_fit], counts[n_fit:], truth[n_fit:], spec.n_classes)
     own = float(np.mean(result.predictions[n_fit:] == truth[n_fit:]))

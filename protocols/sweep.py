@@ -14,7 +14,8 @@ are taken from the directory the sweep is started in.
 
 The sweep's folder ``<results-dir>/sweeps/<dataset>-<hash of the command>/``
 holds each run's folder under ``runs/<dataset>/<grid values>/``, each run's
-output (every attempt) under ``logs/<grid values>.log`` and ``sweep.csv``, one
+output (every attempt, with a progress line a minute within each epoch) under
+``logs/<grid values>.log``; the console gets one line per finished run. ``sweep.csv`` is one
 tidy table of all runs (grid values, epoch, split, accuracy, seconds,
 samples_per_s, status, error).  A failed run (bad parameter, crash, killed
 worker) or one stopped by ``--timeout`` is reported in the table, with the
@@ -184,7 +185,6 @@ def run_point(
     else:
         argv = [*options, "--results-dir", runs_dir, "--run-name", name]
         status = "finished"
-    argv.append("--quiet")
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)  # where this worker imports protocols from
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))

@@ -113,6 +113,20 @@ def test_runs_never_share_a_folder(tmp_path, build_cache):
     assert len(list((tmp_path / "digits").iterdir())) == 2
 
 
+def test_console_shows_epoch_lines_without_the_simulators_chatter(tmp_path, build_cache, capfd):
+    small = ["--topology", "FC_30_FC_10", "--limit-train", "200", "--limit-test", "50", "--epochs", "2"]
+    common = ["--results-dir", str(tmp_path), "--cache-dir", str(build_cache), *small]
+    assert digits.main(common) == 0
+    out, err = capfd.readouterr()
+    assert "epoch 1/2: train" in out and "epoch 2/2: train" in out
+    # Brian2's report ("Starting simulation at t=0 s ...", "... simulated in ...") and the program's own lines
+    assert "simulat" not in out + err and "progress" not in out + err
+    assert digits.main([*common, "--verbose"]) == 0
+    out, _ = capfd.readouterr()
+    assert out.count("progress 1 ") == 2, "--verbose shows the program's own report, which ends each run at 1"
+    expect_usage_error(capfd, digits.main, [*common, "--quiet", "--verbose"], "not allowed with argument")
+
+
 def test_resume_refuses_a_checkpoint_of_another_network(tmp_path, build_cache, capsys):
     small = ["--topology", "FC_30_FC_10", "--limit-train", "200", "--limit-test", "50", "--epochs", "1"]
     folder = digits_run(tmp_path, build_cache, *small)

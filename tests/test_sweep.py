@@ -194,7 +194,7 @@ def test_crashed_run_keeps_its_epochs_and_a_timeout_stops_its_resumption(tmp_pat
     assert runs.checkpoint_epoch(run) == finished
     attempts = [line for line in (folder / "logs" / "seed=0.log").read_text().splitlines() if line.startswith("=== 2")]
     assert len(attempts) == 2
-    assert f"--resume {run} {shlex.join(extra)} --epochs 30 --seed 0 --quiet" in attempts[1]
+    assert f"--resume {run} {shlex.join(extra)} --epochs 30 --seed 0" in attempts[1]
     assert gone(run_processes(folder))
 
 

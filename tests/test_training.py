@@ -41,6 +41,17 @@ def test_each_epoch_draws_new_noise_and_both_devices_draw_the_same(build_cache):
             np.testing.assert_allclose(compiled_state[key], runtime_state[key], rtol=0, atol=1e-12, err_msg=key)
 
 
+@pytest.mark.parametrize("device", ["runtime", "cpp_standalone"])
+def test_a_run_reports_its_progress_up_to_the_end(build_cache, device):
+    """The compiled program's report (read from its output while it runs) and the runtime's reach the caller."""
+    spec, x, y, feedback, state, train, test = small_problem()
+    trainer = Trainer(spec, x, y, feedback, device=device, seed=0, cache_dir=build_cache)
+    fractions = []
+    trainer.run(state, train, test, 1e-2, progress=fractions.append)
+    assert fractions and fractions[-1] == 1.0
+    assert fractions == sorted(fractions) and 0.0 <= fractions[0]
+
+
 def test_test_samples_start_after_the_last_minibatch_boundary():
     assert list(sample_slots(5, 2, 2)) == [0, 1, 2, 3, 4, 6, 7]
     assert list(sample_slots(4, 2, 2)) == [0, 1, 2, 3, 4, 5]
