@@ -31,8 +31,8 @@ from models.rules import brp
 from models.topology import TopologyError, split_topology
 from models.training import Trainer, feedback_matrices, initial_state
 from protocols import runs
-from protocols.progress import EpochProgress
 from protocols.datasets import DataError, Dataset
+from protocols.progress import EpochProgress
 
 ROOT = Path(__file__).resolve().parent.parent
 # results/ of the checkout (also with an editable install); for a regular install, results/ of the working directory
