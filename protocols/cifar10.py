@@ -1,6 +1,6 @@
 """CIFAR-10 from the official python-pickle batches (whichever training batches are present).
 
-python -m protocols.cifar10 --data-dir DIR [--epochs 5] [--topology CONV_32_5_2_2_FC_500_FC_10] [...]
+python -m protocols.cifar10 --data-dir DIR [--epochs 12] [--topology CONV_16_5_2_2_FC_500_FC_10] [...]
 """
 
 from __future__ import annotations
@@ -10,8 +10,17 @@ import sys
 from protocols.cli import ProtocolDefaults, UsageError, run_protocol
 from protocols.datasets.cifar import load_cifar10
 
-# A CPU-sized net: stride 2 keeps the conv layer at 32 x 16 x 16 neurons (the paper does not give its CIFAR topology).
-DEFAULTS = ProtocolDefaults(topology="CONV_32_5_2_2_FC_500_FC_10", epochs=5, T=20, lr=1e-4, batch_size=50)
+# A CPU-sized net: stride 2 keeps the conv layer at 16 x 16 x 16 neurons (the paper does not give its CIFAR topology);
+# with 32 channels it ran at 7 samples/s instead of 38-56, for 18.1 % after one epoch against 15.7 %
+DEFAULTS = ProtocolDefaults(
+    topology="CONV_16_5_2_2_FC_500_FC_10",
+    epochs=12,
+    T=20,
+    lr=1e-4,
+    batch_size=50,
+    measured="Defaults measured on data_batch_1 (10,000 training images) and the test batch: 34.5 % test accuracy "
+    "after 12 epochs (seed 0; 15.7 % after 1, still rising), before two corrections to compiled runs (README).",
+)
 
 
 def load(args):

@@ -44,26 +44,48 @@ class UsageError(Exception):
 
 
 class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments: one line and exit status 2, or :class:`UsageError` with ``raise_errors`` (protocols.api)."""
+
+    def __init__(self, *args, raise_errors=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.raise_errors = raise_errors
+
     def error(self, message):
+        if self.raise_errors:
+            raise UsageError(message)
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# The paper's training settings (Zhang et al. 2021, Sec. IV): Adam, lr 1e-4, minibatches of 50, the label as
+# the reward signal (eq. 4), T = 20 steps (30 for DvsGesture: ProtocolDefaults.paper)
+PAPER = {"lr": 1e-4, "batch_size": 50, "optimizer": "adam", "signal": "label", "T": 20, "lr_decay": 1.0}
+PRESETS = ("measured", "paper")
 
 
 @dataclass(frozen=True)
 class ProtocolDefaults:
-    """A protocol's defaults; ``options`` are its own arguments: (flags, argparse keywords) pairs."""
+    """A protocol's defaults, the best settings measured (``measured`` says what they gave); ``options`` are
+    its own arguments: (flags, argparse keywords) pairs."""
 
     topology: str | None  # None: the protocol chooses it in its loader (e.g. by its kernels)
     epochs: int
     T: int = 20
     lr: float = 1e-3
     batch_size: int = 50
+    signal: str = "label"
     data_dir: str | None = None
     options: tuple = ()
     rule_defaults: tuple = ()  # (rule, {option: value}) pairs: this protocol's measured settings for a rule
+    paper: tuple = ()  # (option, value) pairs of --preset paper beside PAPER's (the paper's network, its T)
+    measured: str = ""  # what the defaults gave (a sentence, shown by --help)
 
     def training_defaults(self, rule: str) -> dict:
         """The defaults of ``rule`` (:attr:`models.rules.base.Rule.training_defaults`) with this protocol's own."""
         return rules.get(rule).training_defaults | dict(self.rule_defaults).get(rule, {})
+
+    def preset(self, name: str) -> dict:
+        """The settings of ``--preset name``: none beside the defaults for ``measured``."""
+        return PAPER | dict(self.paper) if name == "paper" else {}
 
 
 def positive(kind, zero_allowed=False):
@@ -95,16 +117,18 @@ def _defaults_note(name: str, defaults: ProtocolDefaults) -> str:
     return f"; by default {shown}" if shown else ""
 
 
-def rule_defaults(args, given: dict, defaults: ProtocolDefaults) -> None:
-    """Put the rule's training defaults (:meth:`ProtocolDefaults.training_defaults`) into ``args`` where the
-    command line does not give the option."""
-    for key, value in defaults.training_defaults(args.rule).items():
+def apply_presets(args, given: dict, defaults: ProtocolDefaults) -> None:
+    """Put the ``--preset``'s settings, then the rule's training defaults
+    (:meth:`ProtocolDefaults.training_defaults`: a rule's own optimizer wins over the paper's for BRP) into
+    ``args`` where the command line does not give the option."""
+    for key, value in (defaults.preset(args.preset) | defaults.training_defaults(args.rule)).items():
         if key not in given:
             setattr(args, key, value)
 
 
-def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.ArgumentParser:
-    p = OneLineParser(prog=f"python -m protocols.{protocol}", description=__doc__.splitlines()[0])
+def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool = False) -> argparse.ArgumentParser:
+    description = " ".join([__doc__.splitlines()[0], defaults.measured])
+    p = OneLineParser(prog=f"python -m protocols.{protocol}", description=description, raise_errors=raise_errors)
     p.add_argument("--data-dir", default=defaults.data_dir, help="folder with the dataset in its official layout")
     p.add_argument("--epochs", type=positive(int), default=defaults.epochs)
     p.add_argument(
@@ -123,7 +147,18 @@ def build_parser(protocol: str, defaults: ProtocolDefaults) -> argparse.Argument
         ),
     )
     p.add_argument(
-        "--signal", choices=reward.SIGNALS, default="label", help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)"
+        "--signal",
+        choices=reward.SIGNALS,
+        default=defaults.signal,
+        help="TP_BRP label (eq. 4), error (eq. 5), sign (eq. 7)",
+    )
+    paper = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in defaults.preset("paper").items())
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default="measured",
+        help=f"measured: the best settings measured here (the defaults shown); paper: the paper's ({paper}); "
+        "options given on the command line win, and a rule's own defaults win over the paper's",
     )
     p.add_argument(
         "--form", choices=brp.FORMS, default="code", help="hidden error: code B*TP (authors' code) or paper h - B*TP"
@@ -287,31 +322,69 @@ def resume_settings(parser: argparse.ArgumentParser, args, given: dict) -> Path:
     return folder
 
 
+RUN_ERRORS = (UsageError, TopologyError, DataError, runs.RunFolderError, DeviceError)  # what the user gave wrong
+
+
+def parse_arguments(parser: argparse.ArgumentParser, defaults: ProtocolDefaults, argv) -> tuple:
+    """``argv`` as a run's settings: (args, the ``--resume`` folder or None); presets and rule defaults applied,
+    or a resumed run's recorded settings put in."""
+    args = parser.parse_args(argv)
+    given = given_options(parser, argv)
+    if args.resume:
+        return args, resume_settings(parser, args, given)
+    apply_presets(args, given, defaults)
+    for key in PATH_SETTINGS:
+        if getattr(args, key) is not None:
+            setattr(args, key, str(Path(getattr(args, key)).absolute()))
+    return args, None
+
+
 def run_protocol(
     protocol: str, load: Callable[[argparse.Namespace], Dataset], defaults: ProtocolDefaults, argv=None
 ) -> int:
     """Parse ``argv``, train and test epoch by epoch, write the run folder; return the exit status."""
     parser = build_parser(protocol, defaults)
-    args = parser.parse_args(argv)
-    # Brian2's informational messages (its default) with --verbose; its warnings always
-    BrianLogger.log_level_info() if args.verbose else BrianLogger.log_level_warn()
     try:
-        if args.resume:
-            resumed = resume_settings(parser, args, given_options(parser, argv))
-        else:
-            resumed = None
-            rule_defaults(args, given_options(parser, argv), defaults)
-            for key in PATH_SETTINGS:
-                if getattr(args, key) is not None:
-                    setattr(args, key, str(Path(getattr(args, key)).absolute()))
-        return _run(protocol, load, args, resumed)
-    except (UsageError, TopologyError, DataError, runs.RunFolderError, DeviceError) as error:
+        args, resumed = parse_arguments(parser, defaults, argv)
+        execute(protocol, load, args, resumed)
+        return 0
+    except RUN_ERRORS as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
 
 
-def _run(protocol, load, args, resumed: Path | None) -> int:
-    folder = resumed
+@dataclass
+class Problem:
+    """What a run trains on: its network, the data of all its samples (training first) and their labels."""
+
+    spec: NetworkSpec
+    data: np.ndarray
+    labels: np.ndarray
+    n_train: int
+    n_test: int
+    device: str
+
+
+def execute(protocol, load, args, resumed: Path | None) -> Path:
+    """Train and test ``args.epochs`` epochs (after those ``resumed`` has finished); return the run folder."""
+    # Brian2's informational messages (its default) with --verbose; its warnings always
+    BrianLogger.log_level_info() if args.verbose else BrianLogger.log_level_warn()
+    problem = prepare(protocol, load, args)
+    folder, start_epoch, state, feedback = open_run(protocol, args, problem, resumed)
+    if start_epoch >= args.epochs:
+        print(f"{folder}: all its {args.epochs} epochs are finished already", flush=True)
+    else:
+        print(f"run folder: {folder}", flush=True)
+        state = train_epochs(protocol, args, problem, folder, start_epoch, state, feedback)
+    if args.readouts:
+        _reference_readouts(problem, feedback, state, max(start_epoch, args.epochs), args, folder)
+    if start_epoch < args.epochs:
+        print(f"run folder: {folder}", flush=True)
+    return folder
+
+
+def prepare(protocol, load, args) -> Problem:
+    """Load the data and check that the network fits them and the device can be used, before any run folder."""
     dataset = load(args).limited(args.limit_train, args.limit_test)
     if len(dataset.train_y) == 0 or len(dataset.test_y) == 0:
         raise DataError(f"{protocol}: the data have no training or no test samples")
@@ -350,13 +423,19 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
         pooling=args.pooling,
         inputs="events" if events else "rate",
     )
-    stages = ", ".join(f"{s.name} {'x'.join(map(str, s.shape))}" for s in spec.stages)  # checks the geometry
+    spec.stages  # noqa: B018 -- checks the geometry of the convolutions (TopologyError)
     device = device_of_option(args.device)
     check_device(device)
     if device != "runtime":  # before any work: the compiled programs' cache must be writable
         cache = Path(args.cache_dir) if args.cache_dir is not None else devices.DEFAULT_CACHE
         runs.writable_folder(cache, "the cache folder (--cache-dir)")
-    rng = np.random.default_rng(args.seed)
+    return Problem(spec, data, labels, n_train, n_test, device)
+
+
+def open_run(protocol, args, problem: Problem, resumed: Path | None) -> tuple:
+    """The run folder (new, or ``resumed`` truncated to its last finished epoch), the epochs it has finished,
+    the learned arrays and the fixed feedback matrices to start from."""
+    spec, folder = problem.spec, resumed
     start_epoch, state, feedback = 0, None, None
     if folder is not None:
         start_epoch, state, feedback = runs.load_checkpoint(folder)
@@ -371,15 +450,16 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
             {k: getattr(args, k) for k in settings_of(args)}
             | {
                 "protocol": protocol,
-                "n_train": n_train,
-                "n_test": n_test,
-                "sizes": sizes,
+                "n_train": problem.n_train,
+                "n_test": problem.n_test,
+                "sizes": spec.sizes,
                 "input_shape": spec.input_shape,
                 "v_th_mV": float(spec.neuron.v_th / mV),
             },
         )
         runs.write_layers(folder, layers.stage_table(spec.stages))
     if not state:
+        rng = np.random.default_rng(args.seed)
         feedback = feedback_matrices(spec, rng)
         state = initial_state(spec, rng)
     elif state.keys() != (expected := initial_state(spec, np.random.default_rng(0))).keys():
@@ -390,14 +470,13 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
         )
     if resumed and args.epochs != runs.read_config(folder).get("epochs"):
         runs.record_epochs_change(folder, args.epochs, start_epoch)
-    if start_epoch >= args.epochs:
-        print(f"{folder}: all its {args.epochs} epochs are finished already", flush=True)
-        if args.readouts:
-            _reference_readouts(
-                spec, data, labels, feedback, state, (n_train, n_test), start_epoch, device, args, folder
-            )
-        return 0
-    print(f"run folder: {folder}", flush=True)
+    return folder, start_epoch, state, feedback
+
+
+def train_epochs(protocol, args, problem: Problem, folder: Path, start_epoch: int, state, feedback) -> dict:
+    """Epochs ``start_epoch + 1`` to ``args.epochs``: each one run of the compiled program, its rows appended
+    to the run folder's tables and its checkpoint saved; return the learned arrays."""
+    spec, n_train, n_test = problem.spec, problem.n_train, problem.n_test
     print(
         f"{protocol}: {n_train} train / {n_test} test samples, {args.topology}, T={args.T}, "
         f"rule={args.rule} ({args.signal}, {args.form}), {args.optimizer} lr={args.lr}"
@@ -405,11 +484,14 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
         + f", batch={args.batch_size}",
         flush=True,
     )
-    if convs:
-        print(f"stages: {stages}", flush=True)
-    trainer = Trainer(spec, data, labels, feedback, device=device, seed=args.seed, cache_dir=args.cache_dir)
-    if args.device != "runtime":
+    if spec.convs:
+        print(f"stages: {', '.join(f'{s.name} {"x".join(map(str, s.shape))}' for s in spec.stages)}", flush=True)
+    trainer = Trainer(
+        spec, problem.data, problem.labels, feedback, device=problem.device, seed=args.seed, cache_dir=args.cache_dir
+    )
+    if problem.device != "runtime":
         print(f"program ready in {trainer.build_seconds:.1f} s ({trainer.build_directory})", flush=True)
+    stage_names = [stage.name for stage in spec.stages]
     for epoch in range(start_epoch + 1, args.epochs + 1):
         order = np.random.default_rng([args.seed, epoch]).permutation(n_train)
         tic = time.perf_counter()
@@ -426,20 +508,18 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
         wall = time.perf_counter() - tic
         rows = []
         for split, accuracy, n in (("train", result.train_accuracy, n_train), ("test", result.test_accuracy, n_test)):
-            share = n / (n_train + n_test)
             row = {
                 "epoch": epoch,
                 "split": split,
                 "accuracy": accuracy,
                 "n_samples": n,
-                "seconds": result.seconds * share,
+                "seconds": result.seconds * n / (n_train + n_test),
                 "samples_per_s": (n_train + n_test) / result.seconds,
             }
             row.update({f"rate_{layer}": rate for layer, rate in result.rates[split].items()})
             rows.append(row)
         runs.append_metrics(folder, rows)
-        run_labels = labels[np.concatenate([order, np.arange(n_train, n_train + n_test)])]
-        stage_names = [stage.name for stage in spec.stages]
+        run_labels = problem.labels[np.concatenate([order, np.arange(n_train, n_train + n_test)])]
         runs.append_table(
             folder, "firing.csv", runs.firing_table(epoch, result.activity, stage_names, run_labels, n_train)
         )
@@ -450,10 +530,7 @@ def _run(protocol, load, args, resumed: Path | None) -> int:
             f"({(n_train + n_test) / result.seconds:.0f} samples/s, {wall:.1f} s)",
             flush=True,
         )
-    if args.readouts:
-        _reference_readouts(spec, data, labels, feedback, state, (n_train, n_test), args.epochs, device, args, folder)
-    print(f"run folder: {folder}", flush=True)
-    return 0
+    return state
 
 
 def _progress(args, description: str, total: int):
@@ -464,15 +541,17 @@ def _progress(args, description: str, total: int):
     return EpochProgress(description, total, sys.stderr if sys.stderr.isatty() else sys.stdout)
 
 
-def _reference_readouts(spec, data, labels, feedback, state, sizes, epoch, device, args, folder) -> None:
+def _reference_readouts(problem: Problem, feedback, state, epoch: int, args, folder: Path) -> None:
     """The reference readouts of :mod:`analysis.readouts` on the network of ``state``: its last hidden stage's
     counts in one pass without learning over the first ``--readouts`` training samples and the test samples
     (another compiled program: it records the counts); rows of ``epoch`` in readouts.csv are replaced."""
-    n_train, n_test = sizes
+    spec, labels, n_train, n_test = problem.spec, problem.labels, problem.n_train, problem.n_test
     n_fit = min(args.readouts, n_train)
     rows = np.concatenate([np.arange(n_fit), np.arange(n_train, n_train + n_test)])
     features_spec = replace(spec, n_slots=len(rows), record=False, features=True)
-    trainer = Trainer(features_spec, data, labels, feedback, device=device, seed=args.seed, cache_dir=args.cache_dir)
+    trainer = Trainer(
+        features_spec, problem.data, labels, feedback, device=problem.device, seed=args.seed, cache_dir=args.cache_dir
+    )
     with _progress(args, "readouts", len(rows)) as progress:
         result, _ = trainer.run(state, rows[:0], rows, 0.0, epoch=epoch, progress=progress, echo=args.verbose)
     counts, truth = result.features, labels[rows]

@@ -7,14 +7,29 @@ from __future__ import annotations
 
 import sys
 
-from protocols.cli import ProtocolDefaults, run_protocol
+from protocols.cli import ProtocolDefaults, UsageError, run_protocol
 from protocols.datasets.digits import load_sklearn_digits
 
-DEFAULTS = ProtocolDefaults(topology="FC_200_FC_10", epochs=30, T=20, lr=1e-3, batch_size=10)
+DEFAULTS = ProtocolDefaults(
+    topology="FC_200_FC_10",
+    epochs=30,
+    T=20,
+    lr=1e-3,
+    batch_size=10,
+    signal="error",
+    measured="Defaults measured: 97.2 / 96.4 / 97.2 % test accuracy after 30 epochs (seeds 0 / 1 / 2), against "
+    "96.1 / 95.8 / 95.0 % with the label signal (eq. 4, --signal label).",
+)
+
+
+def load(args):
+    if args.data_dir is not None:
+        raise UsageError("--data-dir: the digits are embedded (scikit-learn's), this protocol reads no folder")
+    return load_sklearn_digits()
 
 
 def main(argv=None) -> int:
-    return run_protocol("digits", lambda args: load_sklearn_digits(), DEFAULTS, argv)
+    return run_protocol("digits", load, DEFAULTS, argv)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ DEFAULTS = ProtocolDefaults(
     lr=1e-3,
     batch_size=50,
     options=((("--size",), {"type": positive(int), "default": 32, "help": "frame side after downsampling (32)"}),),
+    paper=(("T", 30), ("size", 32)),
+    measured="Defaults not measured here (no DvsGesture data at hand): T and the frame size are the paper's.",
 )
 
 

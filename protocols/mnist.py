@@ -19,6 +19,10 @@ DEFAULTS = ProtocolDefaults(
     lr=1e-3,
     batch_size=50,
     rule_defaults=(("rstdp", {"lr": 0.1, "lr_decay": 0.5}), ("brp-stdp", {"lr": 5e-4})),
+    signal="error",
+    paper=(("topology", "CONV_32_5_1_2_FC_1000_FC_10"),),  # the paper's MNIST net
+    measured="Defaults measured: 97.65 % test accuracy after 5 epochs (seed 0; 96.1 % after 1), against 94.85 % "
+    "with the label signal (eq. 4, --signal label; 92.5 % after 1).",
 )
 
 

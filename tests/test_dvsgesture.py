@@ -140,6 +140,7 @@ def test_labels_of_missing_recordings_and_malformed_labels(tmp_path):
     with pytest.raises(DataError, match="first line must be"):
         read_labels(tmp_path / "bad.csv")
     np.testing.assert_array_equal(read_labels(tmp_path / "user01_fluorescent_labels.csv"), [[0, 0, 40]])
+    (tmp_path / "elsewhere").mkdir()
     with pytest.raises(DataError, match="neither the official DvsGesture layout"):
         load_dvsgesture(tmp_path / "elsewhere")
 
@@ -189,3 +190,11 @@ def test_tonic_bad_files(tmp_path):
         load_dvsgesture_tonic(tmp_path)
     with pytest.raises(DataError, match="no ibmGestureTrain and ibmGestureTest"):
         load_dvsgesture_tonic(tmp_path / "DVSGesture" / "ibmGestureTrain")
+
+
+def test_a_data_path_that_is_no_folder(tmp_path):
+    (tmp_path / "recording.aedat").write_bytes(b"#!AER-DAT3.1\r\n")
+    with pytest.raises(DataError, match="recording.aedat is a file, not a folder"):
+        load_dvsgesture(tmp_path / "recording.aedat")
+    with pytest.raises(DataError, match="nowhere does not exist"):
+        load_dvsgesture(tmp_path / "nowhere")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from models import rules
-from protocols import cli, digits, mnist, runs
+from protocols import cli, digits, mnist, nmnist, runs
 
 pytestmark = pytest.mark.standalone
 
@@ -251,12 +251,39 @@ def test_a_rules_training_defaults_yield_to_the_command_line():
     ]
     for argv, expected in cases:
         args = parser.parse_args(argv)
-        cli.rule_defaults(args, cli.given_options(parser, argv), digits.DEFAULTS)
+        cli.apply_presets(args, cli.given_options(parser, argv), digits.DEFAULTS)
         assert {key: getattr(args, key) for key in expected} == expected, argv
     parser = cli.build_parser("mnist", mnist.DEFAULTS)  # a protocol's own setting for a rule comes first
     args = parser.parse_args(["--rule", "rstdp"])
-    cli.rule_defaults(args, {"rule": "rstdp"}, mnist.DEFAULTS)
+    cli.apply_presets(args, {"rule": "rstdp"}, mnist.DEFAULTS)
     assert (args.optimizer, args.batch_size, args.lr, args.lr_decay) == ("sgd", 1, 0.1, 0.5)
+
+
+def test_the_paper_preset_gives_the_papers_settings_and_yields_to_the_command_line():
+    def settings(protocol, argv):
+        parser = cli.build_parser(protocol.__name__.split(".")[-1], protocol.DEFAULTS)
+        args = parser.parse_args(argv)
+        cli.apply_presets(args, cli.given_options(parser, argv), protocol.DEFAULTS)
+        return args
+
+    measured = settings(mnist, [])
+    assert (measured.topology, measured.lr, measured.signal) == (mnist.DEFAULTS.topology, mnist.DEFAULTS.lr, "label")
+    paper = settings(mnist, ["--preset", "paper"])
+    assert (paper.topology, paper.lr, paper.batch_size, paper.optimizer, paper.T, paper.signal) == (
+        "CONV_32_5_1_2_FC_1000_FC_10",
+        1e-4,
+        50,
+        "adam",
+        20,
+        "label",
+    )
+    assert settings(mnist, ["--preset", "paper", "--lr", "1e-3"]).lr == 1e-3
+    rstdp = settings(mnist, ["--preset", "paper", "--rule", "rstdp"])  # the rule's own optimizer, the paper's net
+    assert (rstdp.optimizer, rstdp.lr, rstdp.topology) == ("sgd", 0.1, "CONV_32_5_1_2_FC_1000_FC_10")
+    assert (settings(nmnist, []).T, settings(nmnist, ["--preset", "paper"]).T) == (nmnist.DEFAULTS.T, 30)
+    assert settings(digits, ["--preset", "paper"]).batch_size == 50
+    shown = " ".join(cli.build_parser("mnist", mnist.DEFAULTS).format_help().split())
+    assert "--topology CONV_32_5_1_2_FC_1000_FC_10" in shown and "Defaults measured: " in shown
 
 
 @pytest.mark.parametrize(
@@ -279,6 +306,12 @@ def test_a_rules_training_defaults_yield_to_the_command_line():
         (["--run-name", "../elsewhere"], "must be one folder name without '/'"),
         (["--run-name", ""], "must be one folder name"),
         (["--resume", "/nonexistent/run"], "has no config.json"),
+        (["--data-dir", "/tmp"], "this protocol reads no folder"),
+        (["--preset", "best"], "invalid choice: 'best'"),
+        (["--alpha", "inf"], "must be a positive float"),
+        (["--batch-size", "0"], "must be a positive int"),
+        (["--limit-train", "0"], "must be a positive int"),
+        (["--epochs", "two"], "'two' is not an int"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path, argv, fragment):

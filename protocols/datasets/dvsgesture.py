@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from protocols.datasets import DataError, Dataset
+from protocols.datasets import DataError, Dataset, require_folder
 from protocols.datasets.events import spike_frames
 
 SENSOR = 128
@@ -168,6 +168,7 @@ def load_dvsgesture(directory, T: int = 30, size: int = 32, log=print) -> Datase
     Samples: uint8 (N, T, 2 * size * size) spike frames, ``input_shape`` (2, size, size).
     """
     directory = Path(directory)
+    require_folder(directory, "DvsGesture folder", "pass --data-dir with IBM's release or tonic's layout")
     root = next((d for d in (directory, directory / "DvsGesture") if (d / TRIALS["train"]).is_file()), None)
     if root is None:
         if _tonic_root(directory) is not None:
