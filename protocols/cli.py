@@ -369,6 +369,10 @@ def execute(protocol, load, args, resumed: Path | None) -> Path:
     """Train and test ``args.epochs`` epochs (after those ``resumed`` has finished); return the run folder."""
     # Brian2's informational messages (its default) with --verbose; its warnings always
     BrianLogger.log_level_info() if args.verbose else BrianLogger.log_level_warn()
+    if resumed is not None and not args.readouts and runs.checkpoint_epoch(resumed) >= args.epochs:
+        _record_epochs(resumed, args.epochs, runs.checkpoint_epoch(resumed))  # nothing to run: no data to load
+        print(f"{resumed}: all its {args.epochs} epochs are finished already", flush=True)
+        return resumed
     problem = prepare(protocol, load, args)
     folder, start_epoch, state, feedback = open_run(protocol, args, problem, resumed)
     if start_epoch >= args.epochs:
@@ -468,9 +472,15 @@ def open_run(protocol, args, problem: Problem, resumed: Path | None) -> tuple:
             f"{folder / 'checkpoint.npz'} does not fit this version's network ({', '.join(differing[:3])} differ); "
             "start a new run"
         )
-    if resumed and args.epochs != runs.read_config(folder).get("epochs"):
-        runs.record_epochs_change(folder, args.epochs, start_epoch)
+    if resumed:
+        _record_epochs(folder, args.epochs, start_epoch)
     return folder, start_epoch, state, feedback
+
+
+def _record_epochs(folder: Path, epochs: int, finished: int) -> None:
+    """A resumed run given another number of epochs than its config.json has: record the change."""
+    if epochs != runs.read_config(folder).get("epochs"):
+        runs.record_epochs_change(folder, epochs, finished)
 
 
 def train_epochs(protocol, args, problem: Problem, folder: Path, start_epoch: int, state, feedback) -> dict:

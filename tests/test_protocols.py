@@ -267,7 +267,7 @@ def test_the_paper_preset_gives_the_papers_settings_and_yields_to_the_command_li
         return args
 
     measured = settings(mnist, [])
-    assert (measured.topology, measured.lr, measured.signal) == (mnist.DEFAULTS.topology, mnist.DEFAULTS.lr, "label")
+    assert (measured.topology, measured.lr, measured.signal) == (mnist.DEFAULTS.topology, mnist.DEFAULTS.lr, "error")
     paper = settings(mnist, ["--preset", "paper"])
     assert (paper.topology, paper.lr, paper.batch_size, paper.optimizer, paper.T, paper.signal) == (
         "CONV_32_5_1_2_FC_1000_FC_10",
