@@ -31,7 +31,7 @@ def test_activity_and_traces_match_monitors():
     trainer = Trainer(spec, data, labels, feedback_matrices(spec, rng), device="runtime")
     monitors = {}
 
-    def build_with_monitors(inputs, state, epoch):  # the runtime build, with independent monitors added
+    def build_with_monitors(inputs, state, seed, progress):  # the runtime build, with independent monitors added
         with devices.runtime(0, spec.precision):
             net = build_network(spec, data, inputs, state, trainer.feedback)
             for stage in spec.stages:
