@@ -17,7 +17,6 @@ exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -29,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from analysis import runs, statistics
+from analysis.report import _OneLineParser
 
 PROG = "python -m analysis.results"
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,11 +215,6 @@ def render(root: Path, figures: Path, readme: Path | None) -> dict[str, Path]:
         readme.write_text(f"{head}{BEGIN}\n{table}\n{END}{rest.split(END, 1)[1]}")
         written["readme"] = readme
     return written
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def main(argv=None) -> int:

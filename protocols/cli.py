@@ -369,8 +369,9 @@ def execute(protocol, load, args, resumed: Path | None) -> Path:
     """Train and test ``args.epochs`` epochs (after those ``resumed`` has finished); return the run folder."""
     # Brian2's informational messages (its default) with --verbose; its warnings always
     BrianLogger.log_level_info() if args.verbose else BrianLogger.log_level_warn()
-    if resumed is not None and not args.readouts and runs.checkpoint_epoch(resumed) >= args.epochs:
-        _record_epochs(resumed, args.epochs, runs.checkpoint_epoch(resumed))  # nothing to run: no data to load
+    finished = runs.checkpoint_epoch(resumed) if resumed is not None else 0
+    if resumed is not None and not args.readouts and finished >= args.epochs:
+        _record_epochs(resumed, args.epochs, finished)  # nothing to run: no data to load
         print(f"{resumed}: all its {args.epochs} epochs are finished already", flush=True)
         return resumed
     problem = prepare(protocol, load, args)
