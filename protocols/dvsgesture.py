@@ -3,12 +3,12 @@
 python -m protocols.dvsgesture --data-dir DIR [--T 30] [--size 32] [...]
 
 ``DIR`` holds IBM's release (``user*_*.aedat`` in AEDAT 3.1 with ``user*_*_labels.csv``
-and ``trials_to_train.txt`` / ``trials_to_test.txt``) or the ``.npy`` event arrays
-that the tonic package writes (``ibmGestureTrain|ibmGestureTest``); the layout is
-recognised from the files. Each
-gesture is downsampled from 128 x 128 to ``--size`` (32 in the paper) and binned
-into T frames (the paper: T = 30 to 90); polarities are two input channels and
-spikes drive the input group directly.
+and ``trials_to_train.txt`` / ``trials_to_test.txt``; a listed recording may be AEDAT 4,
+from iniVation's DV software) or the ``.npy`` event arrays that the tonic package
+writes (``ibmGestureTrain|ibmGestureTest``); the layout is recognised from the files.
+Each gesture is downsampled from the sensor (128 x 128, or an AEDAT 4 header's size)
+to ``--size`` (32 in the paper) and binned into T frames (the paper: T = 30 to 90);
+polarities are two input channels and spikes drive the input group directly.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ def test_aedat31_packets_decode(tmp_path):
     )
     (tmp_path / "a.aedat").write_bytes(raw)
     e = read_aedat31(tmp_path / "a.aedat")
-    assert e.dtype.names == ("x", "y", "p", "t")
-    assert [tuple(int(v) for v in row) for row in e] == [
+    assert e.dtype.names == ("x", "y", "t", "p")
+    assert [tuple(int(row[name]) for name in ("x", "y", "p", "t")) for row in e] == [
         (0, 0, 0, 5),
         (127, 64, 1, 10),
         (100, 2, 1, 2**31 - 1 + 2**31),
@@ -163,7 +163,7 @@ def test_tonic_layout(tmp_path):
         },
     )
     e = read_tonic_sample(tmp_path / "DVSGesture" / "ibmGestureTrain" / "user01_fluorescent" / "0.npy")
-    assert [tuple(int(v) for v in row) for row in e] == [(10, 20, 1, 500), (127, 127, 0, 10500)]
+    assert [tuple(int(v) for v in row) for row in e] == [(10, 20, 500, 1), (127, 127, 10500, 0)]  # x, y, t, p
     messages = []
     d = load_dvsgesture(tmp_path, T=2, size=32, log=messages.append)  # the layout is recognised
     assert d.input_shape == (2, 32, 32) and d.n_classes == 11

@@ -20,7 +20,11 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "nmnist-small"
 
 
 def events(rows):
-    return np.array(rows, dtype=EVENT_DTYPE)
+    """Events from (x, y, p, t) rows."""
+    e = np.zeros(len(rows), dtype=EVENT_DTYPE)
+    for name, column in zip(("x", "y", "p", "t"), np.array(rows, dtype=np.int64).reshape(-1, 4).T):
+        e[name] = column
+    return e
 
 
 def test_round_trip_of_40_bit_events(tmp_path):
@@ -35,6 +39,14 @@ def test_known_bytes_decode(tmp_path):
     (tmp_path / "k.bin").write_bytes(raw)
     (e,) = read_events(tmp_path / "k.bin")
     assert (e["x"], e["y"], e["p"], e["t"]) == (10, 30, 1, 0x010203)
+
+
+def test_timestamp_overflow_markers_are_dropped_and_shift_later_times(tmp_path):
+    """An event with y = 240 marks a 2**13 us timestamp overflow (tonic's reader, after Orchard's)."""
+    raw = bytes([1, 2, 0, 0, 9]) + bytes([0, 240, 0, 0, 0]) + bytes([3, 4, 0x80, 0, 7])
+    (tmp_path / "m.bin").write_bytes(raw)
+    e = read_events(tmp_path / "m.bin")
+    assert [(int(r["x"]), int(r["y"]), int(r["p"]), int(r["t"])) for r in e] == [(1, 2, 0, 9), (3, 4, 1, 7 + 2**13)]
 
 
 def test_binning_into_frames():

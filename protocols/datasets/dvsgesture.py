@@ -5,10 +5,15 @@ Two layouts are read:
 * the official IBM release (``DvsGesture.tar.gz`` extracted): ``user*_*.aedat`` AEDAT 3.1
   recordings, each with ``user*_*_labels.csv`` (``class,startTime_usec,endTime_usec``, one
   row per gesture, classes 1-11) and the split files ``trials_to_train.txt`` /
-  ``trials_to_test.txt`` that list the ``.aedat`` files. A listed recording or labels
+  ``trials_to_test.txt`` that list the ``.aedat`` files. A listed recording may also be
+  an AEDAT 4 file (iniVation's DV software; recognised by its first line), decoded by
+  ``aedat`` with the sensor size from its header (a DVXplorer's 320 x 240, a DAVIS346's
+  346 x 260), its labels in the recording's timestamps. A listed recording or labels
   file that is missing, a malformed labels row, an AEDAT file with a wrong header or a
   truncated packet raise :class:`DataError`; a gesture without any event between its
-  start and end is skipped, counted and reported.
+  start and end is skipped, counted and reported. AEDAT 3.1 is read here: tonic 1.7's
+  ``read_dvs_ibm`` fails on its own header reader's return value and takes every packet
+  for polarity events, without their valid bit or timestamp overflow.
 * the layout that ``tonic.datasets.DVSGesture`` downloads (already cut into gestures):
   ``DVSGesture/ibmGestureTrain|ibmGestureTest/<user>_<lighting>/<class>.npy``, each an
   (N, 4) array of x, y, p, t with t in milliseconds and classes 0-10. A file with no
@@ -16,7 +21,7 @@ Two layouts are read:
 
 Each gesture is binned into T frames over its duration (official layout: from its
 start to its end time in the labels; tonic layout: from its first to its last
-event), downsampled to size x size, two polarities as two channels: a pixel spikes in
+event), downsampled from the sensor to size x size, two polarities as two channels: a pixel spikes in
 a frame if it had at least one event there (see :func:`protocols.datasets.events.spike_frames`).
 Samples are uint8 (N, T, 2 * size * size); each split comes in a fixed shuffled
 order (seed 0), so that ``Dataset.limited`` keeps all classes.
@@ -30,11 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from protocols.datasets import DataError, Dataset, require_folder
-from protocols.datasets.events import spike_frames
+from protocols.datasets.events import AEDAT4_MAGIC, EVENT_DTYPE, read_aedat4, spike_frames
 
-SENSOR = 128
+SENSOR = 128  # the DVS128 of IBM's recordings (AEDAT 3.1 files carry no sensor size)
 N_CLASSES = 11
-AEDAT_DTYPE = np.dtype([("x", np.uint16), ("y", np.uint16), ("p", np.uint8), ("t", np.int64)])
 AEDAT_VERSION_LINE = b"#!AER-DAT3.1"
 AEDAT_END_LINE = b"#!END-HEADER"
 PACKET_HEADER = struct.Struct("<hhiiiiii")  # type, source, size, TS offset, TS overflow, capacity, number, valid
@@ -91,14 +95,14 @@ def read_aedat31(path) -> np.ndarray:
                 )
             records = np.frombuffer(raw, dtype=POLARITY_RECORD, count=number, offset=body)
             records = records[(records["data"] & 1) == 1]
-            events = np.empty(len(records), dtype=AEDAT_DTYPE)
+            events = np.empty(len(records), dtype=EVENT_DTYPE)
             events["x"] = (records["data"] >> 17) & 0x7FFF
             events["y"] = (records["data"] >> 2) & 0x7FFF
             events["p"] = (records["data"] >> 1) & 1
             events["t"] = records["t"].astype(np.int64) + (np.int64(overflow) << 31)
             chunks.append(events)
         offset = end
-    return np.concatenate(chunks) if chunks else np.empty(0, dtype=AEDAT_DTYPE)
+    return np.concatenate(chunks) if chunks else np.empty(0, dtype=EVENT_DTYPE)
 
 
 def _skip_aedat_header(path: Path, raw: bytes) -> int:
@@ -143,9 +147,19 @@ def read_labels(path) -> np.ndarray:
     return np.array(rows, dtype=np.int64)
 
 
-def _check_sensor(path: Path, events: np.ndarray) -> None:
-    if len(events) and (events["x"].max() >= SENSOR or events["y"].max() >= SENSOR or events["p"].max() > 1):
-        raise DataError(f"{path} has events outside the {SENSOR} x {SENSOR} DVS128 sensor or polarities other than 0/1")
+def read_recording(path) -> tuple[np.ndarray, tuple[int, int]]:
+    """Events of an AEDAT 3.1 (DVS128) or AEDAT 4 recording and the sensor (H, W) they come from."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            first = file.read(len(AEDAT4_MAGIC))
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror}") from None
+    events, sensor = read_aedat4(path) if first == AEDAT4_MAGIC else (read_aedat31(path), (SENSOR, SENSOR))
+    (H, W) = sensor
+    if len(events) and (events["x"].max() >= W or events["y"].max() >= H or events["p"].max() > 1):
+        raise DataError(f"{path} has events outside its {W} x {H} sensor or polarities other than 0/1")
+    return events, sensor
 
 
 def _dataset(splits: dict, T: int, size: int) -> Dataset:
@@ -195,10 +209,9 @@ def load_dvsgesture(directory, T: int = 30, size: int = 32, log=print) -> Datase
             if not labels_path.is_file():
                 raise DataError(f"{labels_path.name}, the labels of {name}, is missing from {root}")
             gestures = read_labels(labels_path)
-            events = read_aedat31(recording)
-            _check_sensor(recording, events)
+            events, sensor = read_recording(recording)
             for number, (label, start, end) in enumerate(gestures, start=1):
-                frames = spike_frames(events, T, (SENSOR, SENSOR), (size, size), int(start), int(end - start))
+                frames = spike_frames(events, T, sensor, (size, size), int(start), int(end - start))
                 if not frames.any():
                     skipped += 1
                     log(f"DvsGesture: skipped gesture {number} (class {label + 1}) of {name}: no events in it")
@@ -222,7 +235,11 @@ def _tonic_root(directory: Path) -> Path | None:
 
 
 def read_tonic_sample(path) -> np.ndarray:
-    """Events of one tonic DVSGesture ``.npy`` file ((N, 4): x, y, p, t in ms) as a structured array, t in us."""
+    """Events of one tonic DVSGesture ``.npy`` file ((N, 4): x, y, p, t in ms) as a structured array, t in us.
+
+    Read with numpy as tonic's ``DVSGesture`` reads it (that class needs the downloaded
+    archives beside the files, and downloads them otherwise).
+    """
     path = Path(path)
     try:
         a = np.load(path, allow_pickle=False)
@@ -236,7 +253,7 @@ def read_tonic_sample(path) -> np.ndarray:
         raise DataError(
             f"{path} has events outside the {SENSOR} x {SENSOR} sensor, polarities other than 0/1 or bad times"
         )
-    events = np.empty(len(a), dtype=AEDAT_DTYPE)
+    events = np.empty(len(a), dtype=EVENT_DTYPE)
     events["x"], events["y"], events["p"] = a[:, 0], a[:, 1], a[:, 2]
     events["t"] = np.rint(a[:, 3].astype(np.float64) * 1000.0)
     return events
