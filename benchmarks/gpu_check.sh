@@ -34,7 +34,7 @@
 # GPU_CHECK_THROUGHPUT_SAMPLES (2000), GPU_CHECK_CONV_SAMPLES (500), GPU_CHECK_DATA (.gpu_data/mnist),
 # GPU_CHECK_WORK (/tmp/gpu_check_work: its build caches stay for a rerun), GPU_CHECK_SITE (/tmp/site),
 # GPU_CHECK_MAKE_JOBS, GPU_CHECK_PHASE2_S (150), GPU_CHECK_SERIAL, GPU_CHECK_DRY, GPU_CHECK_DRY_NVCC, GPU_CHECK_PYTEST_ALL (1:
-# also test_cuda_program_generates_and_compiles, one more CUDA build), GPU_CHECK_SUMMARY_ONLY (1:
+# also test_cuda_code_generates_and_compiles_kernel_by_kernel, three nvcc compiles), GPU_CHECK_SUMMARY_ONLY (1:
 # no step, only the summary again from $GPU_CHECK_WORK).
 set -uo pipefail # no -e: a failed step must not stop the later ones
 {                # read to the end before it runs: an edit of this file cannot change a running check
@@ -270,8 +270,8 @@ if wants digits; then
 fi
 if wants pytest; then
     pytest_args=(-q tests/test_cuda.py --basetemp "$WORK/pytest")
-    # test_cuda_program_generates_and_compiles is one more CUDA build (85 files) that tells nothing the
-    # other CUDA steps do not: left out unless GPU_CHECK_PYTEST_ALL=1 (or, in a dry run, nvcc is asked for)
+    # test_cuda_code_generates_and_compiles_kernel_by_kernel compiles three kernels that the other CUDA
+    # steps compile too: left out unless GPU_CHECK_PYTEST_ALL=1 (or, in a dry run, nvcc is asked for)
     if [ "${GPU_CHECK_PYTEST_ALL:-0}" != 1 ] && { [ "$DRY" != 1 ] || nvcc_skipped pytest; }; then
         pytest_args+=(-k "not generates_and_compiles")
     fi

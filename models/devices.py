@@ -324,7 +324,8 @@ class StandaloneBuild:
             )
         device.insert_code("main", code)
 
-    def build(self):
+    def build(self, compile: bool = True):
+        """Generate the program's code into :attr:`directory` and, with ``compile``, compile it."""
         with open(f"{self._family}.build.lock", "w") as build_lock:
             fcntl.flock(build_lock, fcntl.LOCK_EX)  # builds of one structure take turns
             if not (self.directory / "main").exists():
@@ -333,7 +334,7 @@ class StandaloneBuild:
             for path in static.glob("*") if static.is_dir() else ():
                 if path.stat().st_nlink > 1:
                     path.unlink()  # a link into the shared store: Brian2 must not write through it
-            device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
+            device.build(directory=str(self.directory), compile=compile, run=False, with_output=False)
             share_large_arrays(static, self._cache_root / SHARED_ARRAYS)
             record = {"key": self.key, "device": self.device_name, "host": self.host, "code": code_version()}
             (self.directory / BUILD_RECORD).write_text(json.dumps(record, indent=1) + "\n")

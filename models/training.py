@@ -182,17 +182,30 @@ class Trainer:
 
     ``data`` (rows x inputs, intensities in [0, 1]) and ``labels`` hold every sample a
     run may read; ``feedback`` the fixed B^l; ``device`` is 'cpp_standalone',
-    'cuda_standalone' or 'runtime'; ``profile`` compiles Brian2's per-object timers in.
+    'cuda_standalone' or 'runtime'; ``profile`` compiles Brian2's per-object timers in;
+    ``compile=False`` only generates the program's code (to check code generation where the
+    device's compiler takes long or is absent; such a trainer cannot run).
     """
 
-    def __init__(self, spec, data, labels, feedback, device="cpp_standalone", seed=0, cache_dir=None, profile=False):
+    def __init__(
+        self,
+        spec,
+        data,
+        labels,
+        feedback,
+        device="cpp_standalone",
+        seed=0,
+        cache_dir=None,
+        profile=False,
+        compile=True,
+    ):
         self.spec, self.data, self.labels, self.feedback = spec, data, labels, feedback
         self.seed, self.profile = seed, profile
         self.build_seconds = 0.0
         self._standalone = None
         if device != "runtime":
             self._standalone = devices.StandaloneBuild(f"{spec.key()}|profile={profile}", device, cache_dir)
-            self._compile()
+            self._compile(compile)
 
     @property
     def build_directory(self):
@@ -205,7 +218,7 @@ class Trainer:
         rows = np.arange(n) % self.spec.n_rows
         return plan_run(self.spec, rows[:1], rows[1:], self.labels, 0.0, 0)[0]
 
-    def _compile(self):
+    def _compile(self, compile: bool = True):
         start = time.perf_counter()
         # the program is the same for every seed: each run passes its own (run_seed), so no seed is compiled in
         with self._standalone.activate(0, self.spec.precision):
@@ -214,7 +227,7 @@ class Trainer:
             if "run_seed" in self.net["input"].variables:
                 self._standalone.seed_each_run(self.net["input"].variables["run_seed"])
             self.net.run(self.spec.duration, report=REPORT_CODE, report_period=REPORT_PERIOD, profile=self.profile)
-            self._standalone.build()
+            self._standalone.build(compile)
         self.build_seconds = time.perf_counter() - start
 
     @property
