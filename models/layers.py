@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from brian2 import Equations, EventMonitor, NeuronGroup, StateMonitor, Synapses
 
-from models.neurons import GATE_CODE, RESET, THRESHOLD, LIFParameters
+from models.neurons import LIFParameters
 from models.rules.base import Plasticity
 from models.topology import Conv, TopologyError
 
@@ -345,8 +345,8 @@ def spiking_layer(
     layer = NeuronGroup(
         size,
         equations + (Equations(TRACED_EQUATION) if traces else Equations("")),
-        threshold=THRESHOLD,
-        reset="\n".join(filter(None, (RESET, on_spike))),
+        threshold=neuron.threshold_code,
+        reset="\n".join(filter(None, (neuron.reset_code, on_spike))),
         refractory=neuron.tau_ref,
         method="exact" if isinstance(neuron, LIFParameters) else "exponential_euler",
         events=events,
@@ -357,7 +357,12 @@ def spiking_layer(
     layer.v = neuron.v_reset
     schedule(layer, position)
     integrate = layer.run_regularly(
-        "\n".join(filter(None, (neuron.integrate_code, GATE_CODE if pseudo_gradient else "", on_integrate))),
+        "\n".join(
+            filter(
+                None,
+                (neuron.integrate_code, neuron.gate_code if pseudo_gradient else "", neuron.adapted(on_integrate)),
+            )
+        ),
         when="groups",
         order=STEP * position + INTEGRATE,
         name=f"{name}_integrate",

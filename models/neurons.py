@@ -20,6 +20,13 @@ the membrane ODE (Brian2 state updater), the synaptic input of this step
 weights of arriving spikes in ``I`` (one variable per synaptic event), so an
 input arriving in the step of a spike still counts, as in the recurrence.
 
+Spike-frequency adaptation (optional, ``adaptation`` > 0; Bellec et al. 2018's ALIF):
+the threshold is ``v_th + theta``, ``theta`` jumps by ``adaptation`` at each spike and
+relaxes to 0 with ``tau_adaptation``; it is reset with the potential between samples.
+Every code that reads the threshold potential (the threshold, eq. 10's gate, BRP-STDP's
+window) then reads ``v_th + theta`` (:meth:`LIFParameters.adapted`). With
+``adaptation`` = 0 (the default, the paper's neuron) nothing of it is generated.
+
 Units: membrane potentials in volt; synaptic weights are dimensionless and
 scaled by ``w_unit`` (volt for current-based, siemens for conductance-based).
 """
@@ -27,6 +34,7 @@ scaled by ``w_unit`` (volt for current-based, siemens for conductance-based).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from brian2 import (
@@ -56,6 +64,46 @@ dg_i/dt = -g_i / tau_i : siemens  # inhibitory conductance
 I_inh : 1  # inhibitory synaptic input arriving in this time step (sum of |w|)
 """
 
+# Spike-frequency adaptation: the threshold's increment theta (volt), jumping at each spike.
+ADAPTATION_EQUATION = """
+dtheta/dt = -theta / tau_adaptation : volt  # threshold adaptation: the threshold is v_th + theta
+"""
+
+
+class ThresholdAdaptation:
+    """The optional adaptive threshold shared by both neuron models (fields ``adaptation``, ``tau_adaptation``)."""
+
+    @property
+    def adapts(self) -> bool:
+        return float(self.adaptation) > 0
+
+    def adapted(self, code: str) -> str:
+        """``code`` with the threshold potential ``v_th`` read as ``v_th + theta`` where the neuron adapts."""
+        return re.sub(r"\bv_th\b", "(v_th + theta)", code) if self.adapts else code
+
+    def _with_adaptation(self, equations: Equations) -> Equations:
+        return equations + Equations(ADAPTATION_EQUATION) if self.adapts else equations
+
+    @property
+    def reset_code(self) -> str:
+        """At each spike: the potential's reset, the spike count, and the threshold's jump."""
+        return RESET + ("\ntheta += adaptation" if self.adapts else "")
+
+    @property
+    def threshold_code(self) -> str:
+        return self.adapted(THRESHOLD)
+
+    @property
+    def gate_code(self) -> str:
+        return self.adapted(GATE_CODE)
+
+    def _sample_reset(self, code: str) -> str:
+        return code + ("\ntheta = 0 * volt" if self.adapts else "")
+
+    def _adaptation_namespace(self) -> dict:
+        return {"adaptation": self.adaptation, "tau_adaptation": self.tau_adaptation} if self.adapts else {}
+
+
 # Variables common to every model used in a layer.
 LAYER_VARIABLES = """
 I : 1  # synaptic input arriving in this time step (sum of weights of arriving spikes)
@@ -66,7 +114,7 @@ gate_sum : 1  # sum over the sample's steps of the pseudo-gradient of eq. 10
 
 
 @dataclass(frozen=True)
-class LIFParameters:
+class LIFParameters(ThresholdAdaptation):
     """Parameters of the eq. 2 LIF neuron.
 
     Attributes
@@ -82,6 +130,10 @@ class LIFParameters:
     gate_width : volt
         Half-width ``a`` of the rectangular pseudo-gradient of eq. 10,
         ``f'(V) = 1/(2a) if |V - V_th| < a``.
+    adaptation : volt
+        Jump of the threshold at each spike (0: a fixed threshold, the paper's neuron).
+    tau_adaptation : second
+        Time constant with which the threshold relaxes back to ``v_th``.
     """
 
     tau_m: Quantity = field(default_factory=lambda: 1 * ms / math.log(5.0))
@@ -91,6 +143,8 @@ class LIFParameters:
     tau_ref: Quantity = field(default_factory=lambda: 1 * ms)
     w_unit: Quantity = field(default_factory=lambda: 1 * mV)
     gate_width: Quantity = field(default_factory=lambda: 0.5 * mV)
+    adaptation: Quantity = field(default_factory=lambda: 0 * mV)
+    tau_adaptation: Quantity = field(default_factory=lambda: 20 * ms)
 
     kind = "lif"
 
@@ -105,7 +159,7 @@ class LIFParameters:
 
     @property
     def equations(self) -> Equations:
-        return Equations(LIF_EQUATIONS) + Equations(LAYER_VARIABLES)
+        return self._with_adaptation(Equations(LIF_EQUATIONS) + Equations(LAYER_VARIABLES))
 
     @property
     def integrate_code(self) -> str:
@@ -117,8 +171,10 @@ class LIFParameters:
         """Synaptic code of an arriving event of strength ``weight`` (eq. 2's W X)."""
         return f"I_post += {weight}"
 
-    # between samples: a fresh neuron, as at the start of each minibatch in the authors' code
-    sample_reset_code = "v = v_reset\nI = 0\nlastspike = -1e4 * second"
+    @property
+    def sample_reset_code(self) -> str:
+        """Between samples: a fresh neuron, as at the start of each minibatch in the authors' code."""
+        return self._sample_reset("v = v_reset\nI = 0\nlastspike = -1e4 * second")
 
     @property
     def namespace(self) -> dict:
@@ -130,11 +186,11 @@ class LIFParameters:
             "w_unit": self.w_unit,
             "gate_width": self.gate_width,
             "gate_height": float(self.w_unit / (2 * self.gate_width)),
-        }
+        } | self._adaptation_namespace()
 
 
 @dataclass(frozen=True)
-class COBAParameters:
+class COBAParameters(ThresholdAdaptation):
     """Parameters of the conductance-based LIF variant.
 
     Attributes
@@ -157,6 +213,8 @@ class COBAParameters:
         Potential added per step by a bias of 1.
     gate_width : volt
         Half-width of the pseudo-gradient window of eq. 10.
+    adaptation, tau_adaptation : volt, second
+        The adaptive threshold, as for :class:`LIFParameters`.
     """
 
     C_m: Quantity = field(default_factory=lambda: 200 * pF)
@@ -172,12 +230,14 @@ class COBAParameters:
     w_unit: Quantity = field(default_factory=lambda: 50 * nS)
     bias_unit: Quantity = field(default_factory=lambda: 1 * mV)
     gate_width: Quantity = field(default_factory=lambda: 7.5 * mV)
+    adaptation: Quantity = field(default_factory=lambda: 0 * mV)
+    tau_adaptation: Quantity = field(default_factory=lambda: 20 * ms)
 
     kind = "coba"
 
     @property
     def equations(self) -> Equations:
-        return Equations(COBA_EQUATIONS) + Equations(LAYER_VARIABLES)
+        return self._with_adaptation(Equations(COBA_EQUATIONS) + Equations(LAYER_VARIABLES))
 
     @property
     def integrate_code(self) -> str:
@@ -188,7 +248,11 @@ class COBAParameters:
         """Positive weights drive the excitatory conductance, negative ones the inhibitory one."""
         return f"I_post += {weight} * int(w > 0)\nI_inh_post -= {weight} * int(w < 0)"
 
-    sample_reset_code = "v = v_reset\nI = 0\nI_inh = 0\ng_e = 0 * siemens\ng_i = 0 * siemens\nlastspike = -1e4 * second"
+    @property
+    def sample_reset_code(self) -> str:
+        return self._sample_reset(
+            "v = v_reset\nI = 0\nI_inh = 0\ng_e = 0 * siemens\ng_i = 0 * siemens\nlastspike = -1e4 * second"
+        )
 
     @property
     def namespace(self) -> dict:
@@ -197,7 +261,7 @@ class COBAParameters:
         # eq. 10's 1/(2a), with potentials measured in bias_unit (the unit of the layer's dimensionless inputs)
         gate_height = float(self.bias_unit / (2 * self.gate_width))
         ns.update(w_unit=self.w_unit, bias_unit=self.bias_unit, gate_width=self.gate_width, gate_height=gate_height)
-        return ns
+        return ns | self._adaptation_namespace()
 
 
 @check_units(C=farad, g=siemens)
@@ -212,12 +276,16 @@ def lif_from_membrane(C, g, **kwargs) -> LIFParameters:
 NEURON_MODELS = {"lif": LIFParameters, "coba": COBAParameters}
 
 
-def neuron_parameters(kind: str) -> LIFParameters | COBAParameters:
-    """Default parameters of the neuron model named ``kind`` ('lif' or 'coba')."""
+def neuron_parameters(
+    kind: str, adaptation: float = 0.0, tau_adaptation: float = 20.0
+) -> LIFParameters | COBAParameters:
+    """Default parameters of the neuron model named ``kind`` ('lif' or 'coba'), with a threshold adaptation of
+    ``adaptation`` mV per spike and ``tau_adaptation`` ms (0: none)."""
     try:
-        return NEURON_MODELS[kind]()
+        model = NEURON_MODELS[kind]
     except KeyError:
         raise ValueError(f"unknown neuron model {kind!r}; expected one of {sorted(NEURON_MODELS)}") from None
+    return model(adaptation=adaptation * mV, tau_adaptation=tau_adaptation * ms)
 
 
 # The pseudo-gradient of eq. 10, accumulated over the steps of a sample,

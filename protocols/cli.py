@@ -164,6 +164,15 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
         "--form", choices=brp.FORMS, default="code", help="hidden error: code B*TP (authors' code) or paper h - B*TP"
     )
     p.add_argument("--neuron", choices=("lif", "coba"), default="lif")
+    p.add_argument(
+        "--adaptation",
+        type=positive(float, zero_allowed=True),
+        default=0.0,
+        help="threshold jump per spike in mV, relaxing with --tau-adaptation (0: a fixed threshold, the paper's)",
+    )
+    p.add_argument(
+        "--tau-adaptation", type=positive(float), default=20.0, help="time constant of the threshold adaptation in ms"
+    )
     p.add_argument("--T", type=positive(int), default=defaults.T, help="time steps per sample")
     p.add_argument("--alpha", type=positive(float), default=1.0, help="encoder factor of eq. 3")
     p.add_argument("--lr", type=positive(float), default=defaults.lr)
@@ -242,6 +251,8 @@ SETTINGS = (
     "signal",
     "form",
     "neuron",
+    "adaptation",
+    "tau_adaptation",
     "T",
     "alpha",
     "lr",
@@ -414,7 +425,7 @@ def prepare(protocol, load, args) -> Problem:
         n_rows=n_train + n_test,
         n_slots=n_train + n_test,
         T=args.T,
-        neuron=neuron_parameters(args.neuron),
+        neuron=neuron_parameters(args.neuron, args.adaptation, args.tau_adaptation),
         alpha=args.alpha,
         signal=args.signal,
         form=args.form,

@@ -65,7 +65,7 @@ def network_spec(args) -> NetworkSpec:
         n_rows=2,
         n_slots=2,
         T=args.T,
-        neuron=neuron_parameters(args.neuron),
+        neuron=neuron_parameters(args.neuron, args.adaptation, args.tau_adaptation),
         signal=args.signal,
         form=args.form,
         optimizer=args.optimizer,

@@ -119,6 +119,31 @@ def test_each_sample_starts_with_a_fresh_neuron_even_after_a_spike_in_the_last_s
     assert late.sum() >= 3 and fired[5::5][late[:-1]].sum() > 0, "the drive should spike across sample edges"
 
 
+def test_adaptive_threshold_against_its_recurrence(drive):
+    """theta(t) = theta(t-1) exp(-dt/tau_a) + a * spike(t-1); spike(t) = v(t) > v_th + theta(t); theta = 0 at each
+    sample's start, with the potential. Fewer spikes than the fixed threshold on the same drive."""
+    raster, weights, bias, steps = drive
+    neuron = LIFParameters(tau_m=4 * ms, tau_ref=1 * ms, adaptation=0.4 * mV, tau_adaptation=5 * ms)
+    v, fired = run_layer(neuron, raster, weights, bias + 0.3, steps, sample_steps=10)
+    decay, rho = math.exp(-0.25), math.exp(-0.2)
+    n_out = weights.shape[1]
+    spike = np.zeros(n_out, dtype=bool)
+    for t in range(steps):
+        if t % 10 == 0:
+            mem, theta = np.zeros(n_out), np.zeros(n_out)
+        else:
+            mem = np.where(spike, 0.0, mem)
+            theta = theta + 0.4 * spike
+        mem = mem * decay + raster[t] @ weights + bias + 0.3
+        theta = theta * rho
+        spike = mem > 0.5 + theta
+        np.testing.assert_allclose(v[t], mem, atol=1e-12, err_msg=f"potential differs at step {t}")
+        np.testing.assert_array_equal(fired[t], spike, err_msg=f"spikes differ at step {t}")
+    _, fixed = run_layer(LIFParameters(tau_m=4 * ms, tau_ref=1 * ms), raster, weights, bias + 0.3, steps, 10)
+    assert 10 < fired.sum() < 0.8 * fixed.sum(), (fired.sum(), fixed.sum())
+    assert "theta" not in LIFParameters().equations.names, "without adaptation, the paper's neuron is unchanged"
+
+
 def test_pseudo_gradient_window_integrates_to_one_step_of_the_potential_unit():
     """Eq. 10: f'(V) = 1/(2a) on |V - V_th| < a, the derivative of a ramp from 0 to 1 across the window, with V
     in the unit the layer's inputs are measured in (w_unit for eq. 2, bias_unit for the conductance model)."""
