@@ -28,6 +28,7 @@ import numpy as np
 from brian2 import (
     Clock,
     Equations,
+    Hz,
     Network,
     Quantity,
     StateMonitor,
@@ -50,7 +51,7 @@ from models.layers import (
     sample_operation,
 )
 from models.neurons import COBAParameters, LIFParameters
-from models.rules import stdp
+from models.rules import brp, stdp
 from models.rules.base import Wiring
 from models.rules.brp import FORMS
 from models.topology import Conv
@@ -107,6 +108,10 @@ class NetworkSpec:
     inputs : str
         'rate': intensities encoded by eq. 3 (``data`` is rows x inputs); 'events': binary
         frames, one per time step, fed directly (``data`` is :func:`models.encoding.pack_frames`).
+    homeostasis, target_rate : float, hertz
+        Strength of the homeostatic term added to each hidden neuron's local error
+        (:data:`models.rules.brp.HOMEOSTASIS_CODE`, rules with ``homeostatic``), and the rate it pulls
+        the neuron towards; 0: none (the paper's rule).
     """
 
     n_inputs: int
@@ -130,6 +135,8 @@ class NetworkSpec:
     record: bool = True
     features: bool = False
     propagation: str = "auto"
+    homeostasis: float = 0.0
+    target_rate: Quantity = field(default_factory=lambda: 10 * Hz)
 
     def __post_init__(self):
         if self.propagation not in propagation.PROPAGATIONS:
@@ -196,6 +203,7 @@ class NetworkSpec:
             f"{self.neuron.kind}:{neuron}|{self.alpha}|{self.signal}|{self.form}|{self.optimizer}|"
             f"{self.batch_size}|{self.precision}|{self.rule}|{self.input_shape}|{self.convs}|{self.pooling}|{self.inputs}|{self.record}|{self.propagation}"
             + ("|features" if self.features else "")
+            + (f"|homeostasis={self.homeostasis},{self.target_rate!r}" if self.homeostasis else "")
         )
 
 
@@ -282,6 +290,8 @@ def _namespace(spec: NetworkSpec, rule, data: np.ndarray, inputs: RunInputs) -> 
             getattr(inputs, name).astype(float), dt=T if name in per_sample else batch_dt, name=name
         )
     namespace.update(inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, step_dt=spec.dt, alpha=spec.alpha)
+    if spec.homeostasis:
+        namespace.update(homeostasis=spec.homeostasis, target_rate=spec.target_rate)
     return namespace | spec.neuron.namespace | optimizers.NAMESPACE | rule.namespace
 
 
@@ -386,7 +396,12 @@ def _trained_layer(spec: NetworkSpec, rule, wiring: Wiring, previous, pre_stage,
     if learns:
         objects += rule.layer_objects(wiring, stage, layer, synapses)
         order = layers.delta_order(stage.position, wiring.output_position)
-        objects.append(_stage_operation(layer, rule.delta_code(stage, spec.form), order, spec, "delta"))
+        delta = rule.delta_code(stage, spec.form)
+        if spec.homeostasis and stage.kind != "output":
+            if not rule.homeostatic:
+                raise ValueError(f"homeostasis needs a rule with a local error on the rates (brp, bp), not {rule.name}")
+            delta = brp.with_homeostasis(delta)
+        objects.append(_stage_operation(layer, delta, order, spec, "delta"))
     return layer, objects + _sample_end(layer, "\n".join(filter(None, reset)), spec)
 
 

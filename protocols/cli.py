@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from brian2 import BrianLogger, mV
+from brian2 import BrianLogger, Hz, mV
 
 from analysis import readouts
 from models import devices, layers, optimizers, propagation, reward, rules
@@ -173,6 +173,13 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
     p.add_argument(
         "--tau-adaptation", type=positive(float), default=20.0, help="time constant of the threshold adaptation in ms"
     )
+    p.add_argument(
+        "--homeostasis",
+        type=positive(float, zero_allowed=True),
+        default=0.0,
+        help="strength of the hidden layers' homeostatic term towards --target-rate (brp, bp; 0: none, the paper's)",
+    )
+    p.add_argument("--target-rate", type=positive(float), default=10.0, help="the homeostatic target rate in Hz")
     p.add_argument("--T", type=positive(int), default=defaults.T, help="time steps per sample")
     p.add_argument("--alpha", type=positive(float), default=1.0, help="encoder factor of eq. 3")
     p.add_argument("--lr", type=positive(float), default=defaults.lr)
@@ -253,6 +260,8 @@ SETTINGS = (
     "neuron",
     "adaptation",
     "tau_adaptation",
+    "homeostasis",
+    "target_rate",
     "T",
     "alpha",
     "lr",
@@ -401,6 +410,9 @@ def execute(protocol, load, args, resumed: Path | None) -> Path:
 
 def prepare(protocol, load, args) -> Problem:
     """Load the data and check that the network fits them and the device can be used, before any run folder."""
+    if args.homeostasis and not rules.get(args.rule).homeostatic:
+        takers = ", ".join(name for name, rule in rules.registry().items() if rule.homeostatic)
+        raise UsageError(f"--homeostasis applies to --rule {takers} (a local error on the rates), not {args.rule}")
     dataset = load(args).limited(args.limit_train, args.limit_test)
     if len(dataset.train_y) == 0 or len(dataset.test_y) == 0:
         raise DataError(f"{protocol}: the data have no training or no test samples")
@@ -426,6 +438,8 @@ def prepare(protocol, load, args) -> Problem:
         n_slots=n_train + n_test,
         T=args.T,
         neuron=neuron_parameters(args.neuron, args.adaptation, args.tau_adaptation),
+        homeostasis=args.homeostasis,
+        target_rate=args.target_rate * Hz,
         alpha=args.alpha,
         signal=args.signal,
         form=args.form,

@@ -15,7 +15,7 @@ import argparse
 import sys
 
 import numpy as np
-from brian2 import NeuronGroup, Synapses
+from brian2 import Hz, NeuronGroup, Synapses
 
 from models import optimizers, reward, rules
 from models.layers import POOLINGS
@@ -66,6 +66,8 @@ def network_spec(args) -> NetworkSpec:
         n_slots=2,
         T=args.T,
         neuron=neuron_parameters(args.neuron, args.adaptation, args.tau_adaptation),
+        homeostasis=args.homeostasis,
+        target_rate=args.target_rate * Hz,
         signal=args.signal,
         form=args.form,
         optimizer=args.optimizer,

@@ -309,6 +309,8 @@ def test_the_paper_preset_gives_the_papers_settings_and_yields_to_the_command_li
         (["--data-dir", "/tmp"], "this protocol reads no folder"),
         (["--preset", "best"], "invalid choice: 'best'"),
         (["--alpha", "inf"], "must be a positive float"),
+        (["--adaptation", "-1"], "must be a non-negative float"),
+        (["--tau-adaptation", "0"], "must be a positive float"),
         (["--batch-size", "0"], "must be a positive int"),
         (["--limit-train", "0"], "must be a positive int"),
         (["--epochs", "two"], "'two' is not an int"),

@@ -73,6 +73,7 @@ class Rule:
     namespace: dict = {}
     reward_equations = ""  # further variables of the reward group
     training_defaults: dict = {}  # the command line's defaults for this rule (e.g. optimizer, lr), where measured
+    homeostatic = False  # whether its hidden delta takes the homeostatic term (NetworkSpec.homeostasis)
 
     def learns(self, stage) -> bool:
         """Whether the layer of ``stage`` learns (else it keeps its initial random weights)."""

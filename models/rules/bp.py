@@ -28,7 +28,7 @@ HIDDEN_DELTA = "delta = learning * bp * gate_sum * inv_T"
 def delta_code(role: str) -> str:
     """Code computing ``delta`` at a sample's end; ``role`` is 'output' or 'hidden'."""
     code = brp.DELTA_CODE["output"] if role == "output" else HIDDEN_DELTA
-    return f"{LEARNING_FLAG}\n{code}\nbias_grad += delta"
+    return f"{LEARNING_FLAG}\n{code}\n{brp.BIAS_FROM_DELTA}"
 
 
 def neuron_equations() -> Equations:

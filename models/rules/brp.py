@@ -51,12 +51,27 @@ DELTA_CODE = {
 }
 
 
+# Homeostasis (optional): the gradient of homeostasis / 2 * (rate - target)^2 with respect to the rate, added to
+# a hidden neuron's local error at every training sample. Unlike eq. 10's window it does not vanish for a neuron
+# far above its threshold, so it lowers the weights of neurons that fire in every step.
+BIAS_FROM_DELTA = "bias_grad += delta"
+HOMEOSTASIS_CODE = "delta += learning * homeostasis * (cnt * inv_T - target_rate * step_dt)"
+
+
 def delta_code(role: str, form: str) -> str:
     """Code computing ``delta`` at a sample's end; ``role`` is 'output' or 'hidden'."""
     if form not in FORMS:
         raise ValueError(f"unknown BRP form {form!r}; expected one of {FORMS}")
     code = DELTA_CODE["output" if role == "output" else form]
-    return f"{LEARNING_FLAG}\n{code}\nbias_grad += delta"
+    return f"{LEARNING_FLAG}\n{code}\n{BIAS_FROM_DELTA}"
+
+
+def with_homeostasis(code: str) -> str:
+    """A hidden layer's delta code with :data:`HOMEOSTASIS_CODE` added to ``delta`` before the bias takes it."""
+    head, bias = code.rsplit("\n", 1)
+    if bias != BIAS_FROM_DELTA:
+        raise ValueError(f"the homeostatic term goes before {BIAS_FROM_DELTA!r}, which the code does not end with")
+    return f"{head}\n{HOMEOSTASIS_CODE}\n{bias}"
 
 
 def neuron_equations() -> Equations:
@@ -78,6 +93,7 @@ class BRP(Rule):
     summary = "reward propagation (eqs. 4-10)"
     rank = 0
     convolutions = True
+    homeostatic = True
 
     def neuron_equations(self, stage) -> Equations:
         return neuron_equations()

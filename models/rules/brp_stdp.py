@@ -43,6 +43,7 @@ class BRPSTDP(brp.BRP):
     summary = "BRP's local error x STDP in the hidden layers"
     rank = 3
     convolutions = False
+    homeostatic = False  # its hidden layers' error multiplies an STDP eligibility, not a gradient on the rates
     namespace = dict(stdp.NAMESPACE)
 
     def neuron_equations(self, stage) -> Equations:
