@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from brian2 import SpikeMonitor, StateMonitor, ms
+from brian2 import Hz, SpikeMonitor, StateMonitor, ms
 
 from models import optimizers, reward
 from models.network import NetworkSpec, build_network
@@ -17,8 +17,11 @@ T = 6
 N_IN, SIZES = 5, (4, 3)
 
 
-def reference_update(raster_per_sample, labels, state, feedback, form, signal, optimizer, lr, rule="brp"):
-    """Numpy reference: authors' recurrence per step, then eqs. 4-10 and one SGD/Adam step.
+def reference_update(
+    raster_per_sample, labels, state, feedback, form, signal, optimizer, lr, rule="brp", homeostasis=0.0, target=0.0
+):
+    """Numpy reference: authors' recurrence per step, then eqs. 4-10 and one SGD/Adam step; with ``homeostasis``,
+    each hidden delta gains homeostasis * (rate - target) (rates and ``target`` in spikes per step).
 
     Returns the parameters after the step and the readout's tie-break, the output potentials
     summed over each sample's steps (samples x outputs)."""
@@ -51,7 +54,7 @@ def reference_update(raster_per_sample, labels, state, feedback, form, signal, o
         delta_out = (y - onehot) * gate[1] / T  # eq. 10 gate, local delta rule
         if rule == "bp":  # pseudo-BP: errors back through the transposed forward weights
             err_hidden = W[1] @ delta_out
-        delta = [err_hidden * gate[0] / T, delta_out]  # eqs. 9, 10
+        delta = [err_hidden * gate[0] / T + homeostasis * (cnt[1] / T - target), delta_out]  # eqs. 9, 10
         grads[0] += np.outer(cnt[0] / T, delta[0])
         grads[1] += np.outer(cnt[1] / T, delta[1])
         grads[2] += delta[0]
@@ -82,12 +85,24 @@ CASES = [
 @pytest.mark.parametrize("rule, form, signal, optimizer, target", CASES)
 def test_minibatch_update_matches_numpy_reference(rule, form, signal, optimizer, target, build_cache):
     """On the runtime device, and compiled (queue-free and Brian2's propagation) for a few cases."""
+    check_minibatch_update(rule, form, signal, optimizer, target, build_cache)
+
+
+@pytest.mark.parametrize(
+    "rule, form, target", [("brp", "code", "runtime"), ("brp", "paper", "runtime"), ("bp", "code", "runtime")]
+)
+def test_homeostatic_term_matches_numpy_reference(rule, form, target, build_cache):
+    """--homeostasis 0.5 --target-rate 100 Hz (0.1 spikes per step): the hidden deltas of eqs. 9-10 plus the term."""
+    check_minibatch_update(rule, form, "error", "sgd", target, build_cache, homeostasis=0.5, target_hz=100.0)
+
+
+def check_minibatch_update(rule, form, signal, optimizer, target, build_cache, homeostasis=0.0, target_hz=10.0):
     rng = np.random.default_rng(7)
     n_train, batch = 2, 2
     data = rng.uniform(0.3, 1.0, (3, N_IN))
     labels = np.array([1, 2, 0])
     common = dict(n_inputs=N_IN, sizes=SIZES, n_rows=3, n_slots=3, T=T, batch_size=batch, rule=rule)
-    common.update(signal=signal, form=form, optimizer=optimizer)
+    common.update(signal=signal, form=form, optimizer=optimizer, homeostasis=homeostasis, target_rate=target_hz * Hz)
     spec = NetworkSpec(**common)
     feedback = feedback_matrices(spec, rng)
     state = initial_state(spec, rng)
@@ -111,7 +126,9 @@ def test_minibatch_update_matches_numpy_reference(rule, form, signal, optimizer,
     rasters = sample_rasters(arrays, "input_spikes", n_train, T, N_IN)
     assert sum(r.sum() for r in rasters) > 0
     assert arrays["hidden_counts.cnt"][1:3].sum() > 0, "the hidden layer should spike in the training samples"
-    expected, vsums = reference_update(rasters, labels[:n_train], state, feedback, form, signal, optimizer, lr, rule)
+    expected, vsums = reference_update(
+        rasters, labels[:n_train], state, feedback, form, signal, optimizer, lr, rule, homeostasis, target_hz * 1e-3
+    )
     readout = arrays["readout.vsum"][1 : n_train + 1]
     np.testing.assert_allclose(readout, vsums, rtol=0, atol=1e-9, err_msg="summed output potentials (tie-break)")
     for key, value in expected.items():
