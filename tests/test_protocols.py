@@ -375,6 +375,17 @@ def test_conductance_based_neurons_learn_digits(tmp_path, build_cache):
     assert test[-1] >= 0.7, f"COBA digits test accuracy after 4 epochs is {test[-1]} (chance is 0.1)"
 
 
+def test_homeostasis_learns_digits_with_sparse_hidden_activity(tmp_path, build_cache):
+    """The homeostatic term pulls the hidden rate towards 50 Hz (0.05 spikes per step); without it, trained hidden
+    layers fire near 0.4-0.5 spikes per step (README)."""
+    small = ["--epochs", "4", "--topology", "FC_100_FC_10", "--precision", "float32"]
+    folder = digits_run(tmp_path, build_cache, "--homeostasis", "0.03", "--target-rate", "50", *small)
+    test = [r for r in read_metrics(folder) if r["split"] == "test"]
+    accuracy, rate = float(test[-1]["accuracy"]), float(test[-1]["rate_hidden1"])
+    assert accuracy >= 0.7, f"digits test accuracy after 4 epochs with homeostasis is {accuracy} (chance is 0.1)"
+    assert rate <= 0.15, f"the hidden layer fires {rate} spikes per neuron and step"
+
+
 def test_readouts_score_the_rules_features_in_the_same_pass(tmp_path, build_cache):
     """--readouts on a finished run: one pass without learning over the first N training samples and the test
     samples. With N a whole number of minibatches the test samples draw the same encoder noise as in the last
