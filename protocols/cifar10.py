@@ -18,8 +18,10 @@ DEFAULTS = ProtocolDefaults(
     T=20,
     lr=1e-4,
     batch_size=50,
-    measured="Defaults measured on data_batch_1 (10,000 training images) and the test batch: 34.1 % test accuracy "
-    "after 12 epochs (seed 0; 14.6 % after 1, 34.8 % after 11), 40-116 samples/s on 2 shared cores.",
+    signal="error",
+    measured="Defaults measured on data_batch_1 (10,000 training images) and the test batch: 36.5 % test accuracy "
+    "after 12 epochs (seed 0; 15.4 % after 1, 31.7 % after 5), against 34.1 % with the label signal (--signal label; "
+    "27.8 % after 5); 40-150 samples/s on 2 shared cores.",
 )
 
 
