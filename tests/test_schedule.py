@@ -109,6 +109,18 @@ def test_schedule_command_prints_the_final_equations_and_the_schedule(capsys):
     assert text.index("readout (StateMonitor)") < text.index("output_delta (CodeRunner)")
 
 
+def test_schedule_shows_the_adaptive_threshold_and_the_homeostatic_term(capsys):
+    args = ["--topology", "FC_4_FC_3", "--input-shape", "5", "--adaptation", "1", "--homeostasis", "0.1"]
+    assert schedule.main(args) == 0
+    text = capsys.readouterr().out
+    assert "dtheta/dt = -theta / tau_adaptation" in text
+    assert "when v > (v_th + theta): v = v_reset; cnt += 1; theta += adaptation" in text
+    assert "int(abs(v - (v_th + theta)) < gate_width)" in text
+    hidden_delta = text[text.index("hidden1_delta") :].split("\n")[0]
+    assert "delta += learning * homeostasis * (cnt * inv_T - target_rate * step_dt); bias_grad += delta" in hidden_delta
+    assert "homeostasis" not in text[text.index("output_delta") :].split("\n")[0]
+
+
 def test_schedule_command_refuses_a_bad_topology(capsys):
     assert schedule.main(["--topology", "FC_x"]) == 2
     assert "error" in capsys.readouterr().err
