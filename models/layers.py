@@ -36,7 +36,6 @@ from dataclasses import dataclass
 import numpy as np
 from brian2 import Equations, EventMonitor, NeuronGroup, StateMonitor, Synapses
 
-from models.neurons import LIFParameters
 from models.rules.base import Plasticity
 from models.topology import Conv, TopologyError
 
@@ -348,7 +347,7 @@ def spiking_layer(
         threshold=neuron.threshold_code,
         reset="\n".join(filter(None, (neuron.reset_code, on_spike))),
         refractory=neuron.tau_ref,
-        method="exact" if isinstance(neuron, LIFParameters) else "exponential_euler",
+        method="exact",
         events=events,
         namespace=namespace,
         dt=dt,

@@ -41,12 +41,16 @@ from brian2 import (
     Equations,
     Quantity,
     check_units,
+    cm,
     farad,
+    metre,
     ms,
     mV,
     nS,
     pF,
     siemens,
+    ufarad,
+    umetre,
 )
 
 # Eq. 2 with the Spike flag: the leak is multiplied by (1 - Spike) = not_refractory,
@@ -55,13 +59,32 @@ LIF_EQUATIONS = """
 dv/dt = -(v - v_rest) / tau_m * int(not_refractory) : volt  # eq. 2, leak gated by (1 - Spike)
 """
 
-# Conductance-based variant: excitatory and inhibitory conductances with
-# reversal potentials; positive weights excite, negative weights inhibit.
+# Conductance-based variant: excitatory and inhibitory conductances with reversal potentials; positive weights
+# excite, negative weights inhibit. The membrane is advanced in the integrate step (COBA_STEP), after this step's
+# synaptic input, so that input moves the potential in the step it arrives, as in eq. 2's recurrence.
 COBA_EQUATIONS = """
-dv/dt = (g_leak * (v_rest - v) + g_e * (E_e - v) + g_i * (E_i - v)) / C_m * int(not_refractory) : volt  # membrane
-dg_e/dt = -g_e / tau_e : siemens  # excitatory conductance
-dg_i/dt = -g_i / tau_i : siemens  # inhibitory conductance
+v : volt  # membrane potential (advanced by COBA_STEP)
+g_e : siemens  # excitatory conductance
+g_i : siemens  # inhibitory conductance
 I_inh : 1  # inhibitory synaptic input arriving in this time step (sum of |w|)
+"""
+
+# One step dt of C dV/dt = g_leak (V_rest - V) (1 - Spike) + g_e (E_e - V) + g_i (E_i - V) with the conductances
+# held at their value after this step's input (exponential Euler, exact for constant conductances):
+# V += (drive - g V) dt/C * (1 - exp(-g dt/C)) / (g dt/C), written with exprel so that g = 0 is defined
+# (a refractory neuron without synaptic input). As in eq. 2, the Spike flag switches off the leak only.
+# Then the conductances decay over the step, and the bias is added.
+COBA_STEP = """
+g_e += I * w_unit
+g_i += I_inh * w_unit
+g_total = g_leak * int(not_refractory) + g_e + g_i
+drive = g_leak * int(not_refractory) * v_rest + g_e * E_e + g_i * E_i
+v += (drive - g_total * v) * dt / C_m * exprel(-g_total * dt / C_m)
+g_e *= exp(-dt / tau_e)
+g_i *= exp(-dt / tau_i)
+v += bias * bias_unit
+I = 0
+I_inh = 0
 """
 
 # Spike-frequency adaptation: the threshold's increment theta (volt), jumping at each spike.
@@ -191,7 +214,16 @@ class LIFParameters(ThresholdAdaptation):
 
 @dataclass(frozen=True)
 class COBAParameters(ThresholdAdaptation):
-    """Parameters of the conductance-based LIF variant.
+    """Parameters of the conductance-based LIF variant (the membrane of :data:`COBA_STEP`).
+
+    The defaults are the conductance-based integrate-and-fire neuron of Vogels & Abbott (J. Neurosci. 2005),
+    benchmark 1 of Brette et al. (J. Comput. Neurosci. 2007) and Brian2's COBA example: a membrane area of
+    20,000 um^2 with the paper's specific capacitance of 1 uF/cm^2 (C_m = 200 pF), an input resistance of
+    100 MOhm (g_leak = 10 nS, tau_m = 20 ms), V_rest = V_reset = -60 mV, V_th = -50 mV, E_e = 0 mV,
+    E_i = -80 mV, tau_e = 5 ms, tau_i = 10 ms. Two choices are this project's: the refractory period is the
+    paper's one step (1 ms; theirs is 5 ms), and the scales ``w_unit`` (a weight of 1 from rest moves the
+    potential by 13 mV within the step, 1.3 times the threshold gap) and ``bias_unit``.
+    :meth:`paper` keeps this membrane area and takes the paper's leak, g = 0.2 nS.
 
     Attributes
     ----------
@@ -206,21 +238,21 @@ class COBAParameters(ThresholdAdaptation):
     tau_e, tau_i : second
         Decay time constants of the conductances.
     tau_ref : second
-        Refractory period (leak and conductance drive off, input still accumulates).
+        Refractory period: the leak is off (eq. 2's Spike flag), synaptic conductances still act, no spike.
     w_unit : siemens
         Conductance increment of a synaptic weight of 1.
     bias_unit : volt
-        Potential added per step by a bias of 1.
+        Potential added per step by a bias of 1; eq. 10's pseudo-gradient counts potentials in this unit.
     gate_width : volt
-        Half-width of the pseudo-gradient window of eq. 10.
+        Half-width ``a`` of the pseudo-gradient window of eq. 10 (half the threshold gap).
     adaptation, tau_adaptation : volt, second
         The adaptive threshold, as for :class:`LIFParameters`.
     """
 
     C_m: Quantity = field(default_factory=lambda: 200 * pF)
     g_leak: Quantity = field(default_factory=lambda: 10 * nS)
-    v_rest: Quantity = field(default_factory=lambda: -65 * mV)
-    v_reset: Quantity = field(default_factory=lambda: -65 * mV)
+    v_rest: Quantity = field(default_factory=lambda: -60 * mV)
+    v_reset: Quantity = field(default_factory=lambda: -60 * mV)
     v_th: Quantity = field(default_factory=lambda: -50 * mV)
     E_e: Quantity = field(default_factory=lambda: 0 * mV)
     E_i: Quantity = field(default_factory=lambda: -80 * mV)
@@ -235,13 +267,25 @@ class COBAParameters(ThresholdAdaptation):
 
     kind = "coba"
 
+    @classmethod
+    @check_units(area=metre**2)
+    def paper(cls, area=20000 * umetre**2, **kwargs) -> COBAParameters:
+        """The paper's membrane, C = 1 uF/cm^2 over ``area`` and g = 0.2 nS (eq. 2), with the other defaults.
+
+        At the default 20,000 um^2, C_m = 200 pF and tau_m = C_m / g = 1 s: over a sample of 20 ms the neuron
+        hardly leaks. (The area at which the paper's C and g give the authors' decay of 0.2 per 1 ms step,
+        tau_m = 0.62 ms, would be 12.4 um^2.)
+        """
+        return cls(C_m=1 * ufarad / cm**2 * area, g_leak=0.2 * nS, **kwargs)
+
     @property
     def equations(self) -> Equations:
         return self._with_adaptation(Equations(COBA_EQUATIONS) + Equations(LAYER_VARIABLES))
 
     @property
     def integrate_code(self) -> str:
-        return "g_e += I * w_unit\ng_i += I_inh * w_unit\nv += bias * bias_unit\nI = 0\nI_inh = 0"
+        """Run once per step, after incoming synapses: this step's conductance input and the membrane's step."""
+        return COBA_STEP.strip()
 
     @staticmethod
     def synaptic_input(weight: str = "w") -> str:

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from brian2 import DimensionMismatchError, Network, NeuronGroup, StateMonitor, TimedArray, ms, mV, nS, pF
+from brian2 import DimensionMismatchError, Network, NeuronGroup, StateMonitor, TimedArray, ms, mV, nS, pF, umetre
 
 from models.layers import (
     ORDER_RESET,
@@ -165,33 +165,70 @@ def test_physical_parametrisation_from_membrane(drive):
     assert fired.sum() > 5
 
 
-def test_conductance_based_variant(drive):
-    """Exponential-Euler steps of the COBA membrane with excitatory and inhibitory conductances."""
-    raster, weights, bias, steps = drive
-    p = COBAParameters()
-    v, fired = run_layer(p, raster, weights, bias, steps)
-    C, gl = float(p.C_m), float(p.g_leak)
+def coba_reference(p: COBAParameters, raster, weights, bias, n_ref):
+    """Independent numpy steps of the conductance-based membrane (exponential Euler with this step's conductances,
+    leak off while refractory, conductances decaying after the step); returns v (V) before the threshold, spikes."""
+    steps, n_out = len(raster), weights.shape[1]
+    dt, C, gl = 1e-3, float(p.C_m), float(p.g_leak)
     vr, vreset, vth, Ee, Ei = (float(x) for x in (p.v_rest, p.v_reset, p.v_th, p.E_e, p.E_i))
-    n_out = weights.shape[1]
     vm, ge, gi = np.full(n_out, vreset), np.zeros(n_out), np.zeros(n_out)
     last = np.full(n_out, -(10**6))
+    trace, fired = np.zeros((steps, n_out)), np.zeros((steps, n_out))
     for t in range(steps):
-        refractory = (t - last) < 1
-        A = (gl * vr + ge * Ee + gi * Ei) / C
-        Bc = -(gl + ge + gi) / C
-        v_new = -A / Bc + (vm + A / Bc) * np.exp(Bc * 1e-3)
-        vm = np.where(refractory, vm, v_new)
-        ge, gi = ge * math.exp(-1e-3 / float(p.tau_e)), gi * math.exp(-1e-3 / float(p.tau_i))
-        exc = raster[t] @ np.clip(weights, 0, None)
-        inh = raster[t] @ np.clip(-weights, 0, None)
-        ge, gi = ge + exc * float(p.w_unit), gi + inh * float(p.w_unit)
+        leak = gl * ((t - last) >= n_ref)
+        ge = ge + raster[t] @ np.clip(weights, 0, None) * float(p.w_unit)
+        gi = gi + raster[t] @ np.clip(-weights, 0, None) * float(p.w_unit)
+        g = leak + ge + gi
+        x = g * dt / C
+        relaxed = np.where(x > 0, -np.expm1(-x) / np.where(x > 0, x, 1), 1.0)
+        vm = vm + (leak * vr + ge * Ee + gi * Ei - g * vm) * dt / C * relaxed
+        ge, gi = ge * math.exp(-dt / float(p.tau_e)), gi * math.exp(-dt / float(p.tau_i))
         vm = vm + bias * float(p.bias_unit)
-        np.testing.assert_allclose(v[t] * 1e-3, vm, atol=1e-12, err_msg=f"step {t}")
-        spike = (vm > vth) & ~refractory
-        np.testing.assert_array_equal(fired[t], spike, err_msg=f"step {t}")
-        last = np.where(spike, t, last)
-        vm = np.where(spike, vreset, vm)
-    assert fired.sum() > 0, "the drive should make the COBA layer spike"
+        trace[t] = vm
+        fired[t] = (vm > vth) & ((t - last) >= n_ref)
+        last = np.where(fired[t] > 0, t, last)
+        vm = np.where(fired[t] > 0, vreset, vm)
+    return trace, fired
+
+
+@pytest.mark.parametrize(
+    "neuron, n_ref",
+    [
+        (COBAParameters(), 1),
+        (COBAParameters(tau_ref=3 * ms), 3),
+        (COBAParameters.paper(tau_ref=2 * ms), 2),
+    ],
+    ids=["vogels-abbott", "refractory-3ms", "paper-membrane"],
+)
+def test_conductance_based_variant(drive, neuron, n_ref):
+    """The COBA membrane against a numpy reference of its step, with excitatory and inhibitory conductances; input
+    moves the potential in the step it arrives, as in eq. 2."""
+    raster, weights, bias, steps = drive
+    raster, weights = raster.copy(), weights * 0.15
+    raster[:3] = False
+    raster[3, 0] = True
+    v, fired = run_layer(neuron, raster, weights, bias, steps)
+    ref_v, ref_fired = coba_reference(neuron, raster, weights, bias, n_ref)
+    np.testing.assert_allclose(v * 1e-3, ref_v, atol=1e-12, rtol=0)
+    np.testing.assert_array_equal(fired, ref_fired)
+    assert 0 < fired.sum() < fired.size / 2, "the drive should make the COBA layer spike, not saturate"
+    quiet = raster.copy()
+    quiet[3, 0] = False
+    quiet_v = coba_reference(neuron, quiet, weights, bias, n_ref)[0]
+    assert np.abs(v[3] * 1e-3 - quiet_v[3]).max() > 1e-3, "the input of step 3 moves the potential in step 3"
+    np.testing.assert_allclose(v[:3] * 1e-3, quiet_v[:3], atol=1e-12, rtol=0)
+    if n_ref > 1:
+        assert (ref_v != coba_reference(neuron, raster, weights, bias, 1)[0]).any(), "refractoriness matters"
+
+
+def test_paper_membrane_parametrisation():
+    """The paper's C = 1 uF/cm^2 over a stated membrane area, and its g = 0.2 nS."""
+    neuron = COBAParameters.paper()
+    assert float(neuron.C_m) == pytest.approx(200e-12) and float(neuron.g_leak) == pytest.approx(0.2e-9)
+    assert float(neuron.C_m / neuron.g_leak) == pytest.approx(1.0)
+    assert float(COBAParameters.paper(area=100 * umetre**2).C_m) == pytest.approx(1e-12)
+    with pytest.raises(DimensionMismatchError):
+        COBAParameters.paper(area=1 * mV)
 
 
 def test_wrong_units_are_rejected():
