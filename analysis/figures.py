@@ -267,6 +267,37 @@ def firing_rate_figure(firing: pd.DataFrame, layers: pd.DataFrame) -> Figure | N
     return figure
 
 
+def neuron_rate_figure(neurons: pd.DataFrame) -> Figure | None:
+    """Distribution over neurons of each layer's rates (neurons.csv) at each run's final epoch, by setting.
+
+    One value per neuron (its spikes per step over the split's samples); hue as in :func:`firing_rate_figure`.
+    """
+    if neurons.empty:
+        return None
+    rates = statistics.final_epoch(neurons)
+    rates = rates.assign(setting=statistics.setting_labels(rates))
+    with _seaborn_style():
+        figure, (ax,) = _new_figure(legend_width=3.6)
+        sns.violinplot(
+            data=rates,
+            x="layer",
+            y="rate",
+            hue="setting",
+            order=list(dict.fromkeys(rates["layer"])),
+            cut=0,
+            inner="quart",
+            density_norm="width",
+            ax=ax,
+        )
+        sns.move_legend(ax, **LEGEND_OUTSIDE)
+        ax.set(
+            xlabel="layer",
+            ylabel="firing rate (spikes / neuron / ms)",
+            title="Firing rates per neuron (final epoch; one value per neuron)",
+        )
+    return figure
+
+
 def isi_cv_figure(traces: pd.DataFrame) -> Figure | None:
     """Distribution of the traced neurons' ISI coefficient of variation per layer and traced epoch (dots: neurons).
 

@@ -22,6 +22,7 @@ from analysis import figures, runs, statistics
 PROG = "python -m analysis.report"
 FIRING_TABLES = ("layers.csv", "firing.csv")
 TRACE_TABLE = "traces.csv"
+NEURON_TABLE = "neurons.csv"
 PNG_DPI = 110
 
 
@@ -51,13 +52,17 @@ def write_report(run_dirs, out) -> Path:
     metrics = runs.load_table(folders, "metrics.csv")
     with_firing = [folder for folder in folders if all((folder / name).is_file() for name in FIRING_TABLES)]
     with_traces = [folder for folder in folders if (folder / TRACE_TABLE).is_file()]
+    with_neurons = [folder for folder in folders if (folder / NEURON_TABLE).is_file()]
     firing = runs.load_firing(with_firing) if with_firing else None
     layers = runs.load_layers(with_firing) if with_firing else None
     traces = runs.load_traces(with_traces) if with_traces else None
+    neurons = runs.load_neurons(with_neurons) if with_neurons else None
     if firing is not None and firing.empty:
         firing = layers = None
     if traces is not None and traces.empty:
         traces = None
+    if neurons is not None and neurons.empty:
+        neurons = None
     final_samples = statistics.final_epoch(statistics.sample_firing(firing, layers)) if firing is not None else None
 
     out = Path(out)
@@ -65,9 +70,12 @@ def write_report(run_dirs, out) -> Path:
     lines = [f"# Firing statistics of {len(folders)} runs", ""]
     lines += _runs_section(metrics, with_firing, with_traces)
     lines += _accuracy_section(metrics)
-    lines += _figures_section(out, metrics, firing, layers, traces)
+    lines += _figures_section(out, metrics, firing, layers, traces, neurons)
     if final_samples is not None:
         lines += _layer_section(final_samples)
+    if neurons is not None:
+        lines += _neuron_section(statistics.final_epoch(neurons))
+    if final_samples is not None:
         lines += _operations_section(final_samples, layers)
     if traces is not None:
         lines += _spike_train_section(traces)
@@ -128,7 +136,7 @@ def _accuracy_section(metrics) -> list[str]:
     ]
 
 
-def _figures_section(out, metrics, firing, layers, traces) -> list[str]:
+def _figures_section(out, metrics, firing, layers, traces, neurons) -> list[str]:
     fig9_runs = statistics.comparable_runs(firing, "alpha") if firing is not None else None
     drawn = [
         (
@@ -154,6 +162,12 @@ def _figures_section(out, metrics, firing, layers, traces) -> list[str]:
             "Firing-rate distribution per layer",
             figures.firing_rate_figure(firing, layers) if firing is not None else None,
             "layers.csv and firing.csv",
+        ),
+        (
+            "neuron_rates.png",
+            "Firing-rate distribution over the neurons of each layer",
+            figures.neuron_rate_figure(neurons) if neurons is not None else None,
+            "neurons.csv",
         ),
         (
             "isi_cv.png",
@@ -186,6 +200,7 @@ def _layer_section(samples) -> list[str]:
         ["layer", "n_neurons"],
         {
             "rate (spikes / neuron / step)": ("rate", 1, 4),
+            "rate (Hz)": ("rate", statistics.STEPS_PER_SECOND, 1),
             "silent neurons (%)": ("silent_fraction", 100, 1),
         },
     )
@@ -195,6 +210,30 @@ def _layer_section(samples) -> list[str]:
         "Final epoch of each run, test samples (training samples where the epoch has no test recorded). Per run: "
         "mean over its recorded samples of the rate (spikes / (neurons x T)) and of the silent-neuron proportion "
         "(neurons without a spike in the sample); then mean ± sd over runs (seeds).",
+        "",
+        *_markdown(table.rename(columns={"n_neurons": "neurons"})),
+        "",
+    ]
+
+
+def _neuron_section(neurons) -> list[str]:
+    per_run = statistics.neuron_rate_summary(neurons)
+    table = _over_runs(
+        per_run,
+        ["layer", "n_neurons"],
+        {
+            "mean rate (Hz)": ("rate_hz", 1, 1),
+            "median neuron (Hz)": ("median_rate", statistics.STEPS_PER_SECOND, 1),
+            "never fired (%)": ("never_fired", 100, 1),
+            f"saturated, >= {statistics.SATURATED:g} / step (%)": ("saturated", 100, 1),
+        },
+    )
+    return [
+        "## Firing rates of the neurons",
+        "",
+        "Final epoch of each run, test samples (training samples where the epoch has no test recorded): each neuron's "
+        "spikes per step over all the split's samples (neurons.csv), at dt = 1 ms. A network that computes by "
+        "saturation has many neurons that never fire and many that fire in nearly every step. Mean ± sd over runs.",
         "",
         *_markdown(table.rename(columns={"n_neurons": "neurons"})),
         "",

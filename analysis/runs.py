@@ -11,15 +11,30 @@ CONFIG_COLUMNS = ("protocol", "rule", "signal", "form", "topology", "T", "lr", "
 # Settings that tell runs apart in the report's tables and figures: runs that differ in any of them (other than the
 # seed) are never averaged together. The length of training (config.json's epochs) and the number of samples
 # (limit_train, limit_test: None for the whole split) are among them; a key missing from a config.json reads as None.
-SETTING_COLUMNS = (*CONFIG_COLUMNS, "alpha", "neuron_model", "epochs", "limit_train", "limit_test")
+SETTING_COLUMNS = (
+    *CONFIG_COLUMNS,
+    "alpha",
+    "neuron_model",
+    "adaptation",
+    "tau_adaptation",
+    "homeostasis",
+    "target_rate",
+    "epochs",
+    "limit_train",
+    "limit_test",
+)
 # Setting columns named apart from their config.json key (traces.csv has a column ``neuron``: the neuron's index).
 SETTING_KEYS = {"neuron_model": "neuron"}
+# Activity controls: absent from the config.json of runs made before them, which ran without them (value 0); a time
+# constant or target is no setting of a run whose control is off, so it reads as None there.
+SWITCHED_SETTINGS = {"adaptation": "tau_adaptation", "homeostasis": "target_rate"}
 # Columns each table must have; all numeric except TEXT_COLUMNS.
 TABLE_COLUMNS = {
     "metrics.csv": ("epoch", "split", "accuracy"),
     "layers.csv": ("layer", "kind", "n_neurons", "fan_out", "synapses_in"),
     "firing.csv": ("epoch", "split", "sample", "label", "layer", "spikes", "active"),
     "traces.csv": ("epoch", "split", "sample", "layer", "neuron", "step", "v_mV", "spike"),
+    "neurons.csv": ("epoch", "split", "layer", "neuron", "rate"),
 }
 TEXT_COLUMNS = frozenset({"split", "layer", "kind"})
 
@@ -41,6 +56,10 @@ def read_settings(folder) -> dict:
         raise RunReadError(f"cannot read {path}: {type(error).__name__}: {error}") from None
     if not isinstance(settings, dict):
         raise RunReadError(f"cannot read {path}: 'settings' is not an object")
+    for switch, companion in SWITCHED_SETTINGS.items():
+        settings = settings | {switch: settings.get(switch) or 0.0}
+        if not settings[switch]:
+            settings[companion] = None
     return settings
 
 
@@ -92,6 +111,11 @@ def load_layers(run_dirs) -> pd.DataFrame:
 def load_firing(run_dirs) -> pd.DataFrame:
     """firing.csv of every run folder (one row per epoch, split, recorded sample and layer), with the settings."""
     return load_table(run_dirs, "firing.csv")
+
+
+def load_neurons(run_dirs) -> pd.DataFrame:
+    """neurons.csv of every run folder (each neuron's rate per epoch and split), with the settings."""
+    return load_table(run_dirs, "neurons.csv")
 
 
 def load_traces(run_dirs) -> pd.DataFrame:

@@ -109,6 +109,34 @@ def layer_firing(samples: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+SATURATED = 0.9  # spikes per step: a neuron at or above this rate fires in nearly every step
+STEPS_PER_SECOND = 1000  # steps of dt = 1 ms: a rate in spikes per step times this is in Hz
+
+
+def neuron_rate_summary(neurons: pd.DataFrame) -> pd.DataFrame:
+    """Per run, epoch, split and layer: the distribution of its neurons' rates (neurons.csv, spikes per step).
+
+    ``rate`` is the layer's mean, ``rate_hz`` the same in Hz (dt = 1 ms), ``median_rate`` the median neuron,
+    ``never_fired`` the proportion of neurons without a spike in the split's samples and ``saturated`` the proportion
+    at or above :data:`SATURATED` spikes per step: together they show the bimodality of saturated networks.
+    """
+    keys = [*RUN_KEYS, "epoch", "split", "layer"]
+    summary = (
+        neurons.assign(never=neurons["rate"] == 0, saturated=neurons["rate"] >= SATURATED)
+        .groupby(keys, dropna=False, sort=False)
+        .agg(
+            n_neurons=("neuron", "size"),
+            rate=("rate", "mean"),
+            median_rate=("rate", "median"),
+            never_fired=("never", "mean"),
+            saturated=("saturated", "mean"),
+        )
+        .reset_index()
+    )
+    summary["rate_hz"] = summary["rate"] * STEPS_PER_SECOND
+    return summary
+
+
 def synaptic_operations(samples: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
     """Per sample: the SNN's synaptic operations against the dense ANN's multiply-accumulates (Table I's argument).
 

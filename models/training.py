@@ -170,6 +170,7 @@ class RunResult:
     n_test: int
     seconds: float
     rates: dict[str, dict[str, float]]  # split -> layer -> mean spikes per neuron per step
+    neuron_rates: dict[str, dict[str, np.ndarray]]  # split -> layer -> each neuron's spikes per step over the split
     predictions: np.ndarray  # predicted class of each sample of the run, in run order
     activity: dict[str, np.ndarray]  # 'spikes', 'active': (stages, samples of the run) in forward order; {} unrecorded
     traces: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
@@ -281,12 +282,14 @@ class Trainer:
         truth = self.labels[np.concatenate([train_rows, test_rows]).astype(int)]
         correct = predictions == truth
         n_train = len(train_rows)
-        rates = {}
-        for split, n_samples in (("train", n_train), ("test", len(test_rows))):
-            rates[split] = {
-                name: float(np.mean(getattr(net[name], f"spikes_{split}")[:])) / max(n_samples, 1) / self.spec.T
-                for name in [stage.name for stage in self.spec.stages]
+        neuron_rates = {
+            split: {
+                stage.name: np.asarray(getattr(net[stage.name], f"spikes_{split}")[:]) / max(n_samples, 1) / self.spec.T
+                for stage in self.spec.stages
             }
+            for split, n_samples in (("train", n_train), ("test", len(test_rows)))
+        }
+        rates = {split: {name: float(np.mean(r)) for name, r in of.items()} for split, of in neuron_rates.items()}
         activity, traces = {}, []
         if self.spec.record:
             monitor = net["activity_monitor"]
@@ -308,6 +311,7 @@ class Trainer:
             n_test=len(test_rows),
             seconds=seconds,
             rates=rates,
+            neuron_rates=neuron_rates,
             predictions=predictions,
         )
         return result, new_state

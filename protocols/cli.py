@@ -560,6 +560,7 @@ def train_epochs(protocol, args, problem: Problem, folder: Path, start_epoch: in
             folder, "firing.csv", runs.firing_table(epoch, result.activity, stage_names, run_labels, n_train)
         )
         runs.append_table(folder, "traces.csv", runs.traces_table(epoch, result.traces, run_labels, n_train))
+        runs.append_table(folder, "neurons.csv", runs.neuron_table(epoch, result.neuron_rates))
         runs.save_checkpoint(folder, epoch, state, feedback)
         print(
             f"epoch {epoch}/{args.epochs}: train {result.train_accuracy:.4f}  test {result.test_accuracy:.4f}  "

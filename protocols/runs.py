@@ -14,6 +14,9 @@ statistics (tidy CSV tables, documented in the README):
 * ``traces.csv``: epoch, split, sample, label, layer, neuron, step, v_mV, spike:
   membrane potentials (as the threshold sees them) of a few neurons per layer in
   the first test samples of every epoch (Fig. 7);
+* ``neurons.csv``: epoch, split, layer, neuron, rate: every neuron's spikes per step over the
+  epoch's training and test samples (the per-neuron firing-rate distribution; pooling units:
+  their pooled activity);
 * ``readouts.csv`` (with ``--readouts``): epoch, readout, accuracy, layer, n_neurons,
   n_fit, n_test: the network's own readout (named by its rule) and the reference
   readouts of :mod:`analysis.readouts` on the test samples.
@@ -36,7 +39,7 @@ import pandas as pd
 
 PACKAGES = ("brian2", "numpy", "scipy", "scikit-learn", "pandas")
 METRIC_COLUMNS = ["epoch", "split", "accuracy", "n_samples", "seconds", "samples_per_s"]
-EPOCH_TABLES = ("metrics.csv", "firing.csv", "traces.csv")  # rows per epoch, truncated on resume
+EPOCH_TABLES = ("metrics.csv", "firing.csv", "traces.csv", "neurons.csv")  # rows per epoch, truncated on resume
 TRAIN_STRIDE = 10  # firing.csv keeps every TRAIN_STRIDE-th training sample (and every test sample)
 
 
@@ -264,6 +267,16 @@ def firing_table(epoch: int, activity: dict, stage_names, labels, n_train: int) 
                 }
             )
         )
+    return pd.concat(frames, ignore_index=True)
+
+
+def neuron_table(epoch: int, neuron_rates: dict) -> pd.DataFrame:
+    """neurons.csv rows of one epoch from :attr:`models.training.RunResult.neuron_rates` (split -> layer -> rates)."""
+    frames = [
+        pd.DataFrame({"epoch": epoch, "split": split, "layer": layer, "neuron": np.arange(len(rates)), "rate": rates})
+        for split, layers in neuron_rates.items()
+        for layer, rates in layers.items()
+    ]
     return pd.concat(frames, ignore_index=True)
 
 

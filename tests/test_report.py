@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
-from test_statistics import ANN_MACS, SILENT_HIDDEN, write_run
+from test_statistics import ANN_MACS, NEURON_RATES, SILENT_HIDDEN, write_run
 
 from analysis import figures, report, runs
 
@@ -22,6 +22,7 @@ ALL_FIGURES = [
     "fig8_accuracy_vs_T.png",
     "fig9_silent_vs_input.png",
     "firing_rates.png",
+    "neuron_rates.png",
     "isi_cv.png",
     "fig7_membrane_label_s0.png",
 ]
@@ -93,18 +94,52 @@ def test_report_silent_neurons_and_rates_per_layer(written):
     rows = table_rows((written[0] / "report.md").read_text(), "Firing per layer")
     assert (
         rows[0]
-        == "| signal | T | alpha | layer | neurons | rate (spikes / neuron / step) | silent neurons (%) | runs |"
+        == "| signal | T | alpha | layer | neurons | rate (spikes / neuron / step) | rate (Hz) | silent neurons (%) "
+        "| runs |"
     )
     hidden_rate = (10 + 12 + 14 + 16) / 4 / (8 * 10)
     for alpha, silent in SILENT_HIDDEN.items():
         expected = (
-            f"| label | 10 | {alpha} | hidden1 | 8 | {hidden_rate:.4f} ± 0.0000 | {100 * silent / 8:.1f} ± 0.0 | 2 |"
+            f"| label | 10 | {alpha} | hidden1 | 8 | {hidden_rate:.4f} ± 0.0000 | {1000 * hidden_rate:.1f} ± 0.0 "
+            f"| {100 * silent / 8:.1f} ± 0.0 | 2 |"
         )
         assert expected in rows
     input_rate = 0.4 / 4
-    assert f"| label | 10 | 4.0 | input | 20 | {input_rate:.4f} ± 0.0000 | 20.0 ± 0.0 | 2 |" in rows
+    assert f"| label | 10 | 4.0 | input | 20 | {input_rate:.4f} ± 0.0000 | 100.0 ± 0.0 | 20.0 ± 0.0 | 2 |" in rows
     layers_of_first_setting = [row.split(" | ")[3] for row in rows[1:4]]
     assert layers_of_first_setting == ["input", "hidden1", "output"]
+
+
+def test_report_rates_of_the_neurons(written):
+    """neurons.csv at the final epoch: mean and median neuron in Hz, neurons that never fired, saturated neurons."""
+    rows = table_rows((written[0] / "report.md").read_text(), "Firing rates of the neurons")
+    assert rows[0] == (
+        "| signal | T | alpha | layer | neurons | mean rate (Hz) | median neuron (Hz) | never fired (%) "
+        "| saturated, >= 0.9 / step (%) | runs |"
+    )
+    hidden = NEURON_RATES["hidden1"]
+    mean, median = 1000 * stats.mean(hidden), 1000 * stats.median(hidden)
+    cells = ["label", "10", "1.0", "hidden1", "8", f"{mean:.1f} ± 0.0", f"{median:.1f} ± 0.0", *["25.0 ± 0.0"] * 2]
+    assert "| " + " | ".join(cells) + " | 2 |" in rows
+    assert "| label | 10 | 1.0 | input | 20 | 400.0 ± 0.0 | 500.0 ± 0.0 | 20.0 ± 0.0 | 0.0 ± 0.0 | 2 |" in rows
+
+
+def test_report_tells_apart_activity_controls(tmp_path):
+    """Runs with and without homeostasis (or adaptation) are distinct settings; a config.json from before these
+    options reads as the run without them, and a target rate is no setting of a run without homeostasis."""
+    before = write_run(tmp_path / "before", test_accuracy=0.9, target_rate=10.0)
+    older = write_run(tmp_path / "older", seed=1, test_accuracy=0.9)
+    after = write_run(
+        tmp_path / "after", test_accuracy=0.88, homeostasis=0.002, target_rate=20.0, hidden_rate_scale=0.1
+    )
+    markdown = report.write_report([before, older, after], tmp_path / "out").read_text()
+    rows = table_rows(markdown, "Firing rates of the neurons")
+    assert rows[0].startswith("| homeostasis | target_rate | layer |")
+    mean = 1000 * stats.mean(NEURON_RATES["hidden1"])
+    assert f"| 0.0 | - | hidden1 | 8 | {mean:.1f} ± 0.0 |" in "\n".join(rows)
+    assert f"| 0.002 | 20.0 | hidden1 | 8 | {mean / 10:.1f} | {250 / 10:.1f} | 25.0 | 0.0 | 1 |" in rows
+    accuracy = table_rows(markdown, "Final test accuracy")
+    assert "| 0.0 | - | 90.0 ± 0.0 | 2 |" in accuracy and "| 0.002 | 20.0 | 88.0 | 1 |" in accuracy
 
 
 def test_report_synaptic_operations_against_ann_macs(written):

@@ -1,7 +1,7 @@
 """Firing statistics of saved runs (analysis.statistics and the loaders of analysis.runs) on synthetic run folders.
 
-``write_run`` writes a run folder in the schema of the protocols (config.json, metrics.csv, layers.csv, firing.csv and
-traces.csv) for a 20-8-3 network whose firing is set by hand; tests/test_report.py uses it too.
+``write_run`` writes a run folder in the schema of the protocols (config.json, metrics.csv, layers.csv, firing.csv,
+neurons.csv and traces.csv) for a 20-8-3 network whose firing is set by hand; tests/test_report.py uses it too.
 """
 
 import json
@@ -22,6 +22,12 @@ ANN_MACS = 160 + 24
 SAMPLES = 4
 SILENT_HIDDEN = {1.0: 3, 2.0: 5, 4.0: 6}  # hidden neurons without a spike in every sample, by alpha
 ACTIVE_INPUT, ACTIVE_OUTPUT = 16, 2
+# Each neuron's rate (spikes per step) at the last epoch in neurons.csv; at the first epoch every neuron has 0.5.
+NEURON_RATES = {
+    "input": [0.0] * 4 + [0.5] * 16,
+    "hidden1": [0.0, 0.0, 0.95, 0.9, 0.5, 0.1, 0.2, 0.3],
+    "output": [0.1, 0.2, 0.3],
+}
 # Traced spike steps (T = 10) per sample 0, 1, 2 of hidden1 #0 (regular) and output #1 (irregular).
 TRACED_SPIKES = {("hidden1", 0): [[4, 9], [4, 9], [4, 9]], ("output", 1): [[1, 3, 4, 8], [0], []]}
 
@@ -51,10 +57,12 @@ def write_run(
     firing=True,
     traces=False,
     legacy_config=False,
+    hidden_rate_scale=1.0,
     **extra_settings,
 ):
     """A run folder of two epochs; ``legacy_config``: a config without alpha and neuron, as older runs wrote;
-    ``extra_settings``: more keys of config.json's settings (say epochs or limit_train)."""
+    ``hidden_rate_scale`` scales hidden1's rates in neurons.csv; ``extra_settings``: more keys of config.json's
+    settings (say epochs or limit_train)."""
     folder.mkdir(parents=True)
     settings = {
         "protocol": "digits",
@@ -111,6 +119,15 @@ def write_run(
                             }
                         )
         pd.DataFrame(rows).to_csv(folder / "firing.csv", index=False)
+        rows = [
+            {"epoch": epoch, "split": split, "layer": layer, "neuron": neuron, "rate": rate}
+            for epoch in (1, 2)
+            for split in ("train", "test")
+            for layer, rates in NEURON_RATES.items()
+            for neuron, final in enumerate(rates)
+            for rate in [(final * (hidden_rate_scale if layer == "hidden1" else 1)) if epoch == 2 else 0.5]
+        ]
+        pd.DataFrame(rows).to_csv(folder / "neurons.csv", index=False)
     if traces:
         rows = []
         for epoch in (1, 2):
