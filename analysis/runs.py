@@ -19,6 +19,7 @@ SETTING_COLUMNS = (
     "tau_adaptation",
     "homeostasis",
     "target_rate",
+    "inhibition",
     "epochs",
     "limit_train",
     "limit_test",
@@ -27,7 +28,7 @@ SETTING_COLUMNS = (
 SETTING_KEYS = {"neuron_model": "neuron"}
 # Activity controls: absent from the config.json of runs made before them, which ran without them (value 0); a time
 # constant or target is no setting of a run whose control is off, so it reads as None there.
-SWITCHED_SETTINGS = {"adaptation": "tau_adaptation", "homeostasis": "target_rate"}
+SWITCHED_SETTINGS = {"adaptation": "tau_adaptation", "homeostasis": "target_rate", "inhibition": None}
 # Columns each table must have; all numeric except TEXT_COLUMNS.
 TABLE_COLUMNS = {
     "metrics.csv": ("epoch", "split", "accuracy"),
@@ -58,7 +59,7 @@ def read_settings(folder) -> dict:
         raise RunReadError(f"cannot read {path}: 'settings' is not an object")
     for switch, companion in SWITCHED_SETTINGS.items():
         settings = settings | {switch: settings.get(switch) or 0.0}
-        if not settings[switch]:
+        if companion and not settings[switch]:
             settings[companion] = None
     return settings
 

@@ -112,6 +112,10 @@ class NetworkSpec:
         Strength of the homeostatic term added to each hidden neuron's local error
         (:data:`models.rules.brp.HOMEOSTASIS_CODE`, rules with ``homeostatic``), and the rate it pulls
         the neuron towards; 0: none (the paper's rule).
+    inhibition : float
+        Weight (in ``w_unit``) of the lateral inhibition among the neurons of each hidden FC layer
+        (:func:`models.layers.lateral_inhibition`: through the potential for eq. 2, through the inhibitory
+        conductance for the COBA neuron); 0: none (the paper's network).
     """
 
     n_inputs: int
@@ -137,6 +141,7 @@ class NetworkSpec:
     propagation: str = "auto"
     homeostasis: float = 0.0
     target_rate: Quantity = field(default_factory=lambda: 10 * Hz)
+    inhibition: float = 0.0
 
     def __post_init__(self):
         if self.propagation not in propagation.PROPAGATIONS:
@@ -204,6 +209,7 @@ class NetworkSpec:
             f"{self.batch_size}|{self.precision}|{self.rule}|{self.input_shape}|{self.convs}|{self.pooling}|{self.inputs}|{self.record}|{self.propagation}"
             + ("|features" if self.features else "")
             + (f"|homeostasis={self.homeostasis},{self.target_rate!r}" if self.homeostasis else "")
+            + (f"|inhibition={self.inhibition!r}" if self.inhibition else "")
         )
 
 
@@ -388,6 +394,8 @@ def _trained_layer(spec: NetworkSpec, rule, wiring: Wiring, previous, pre_stage,
         if not learns:
             synapses.w, layer.bias = weights[f"{synapses.name}.w"], weights[f"{stage.name}.bias"]
     objects.append(synapses)
+    if spec.inhibition and stage.kind == "dense":
+        objects.append(layers.lateral_inhibition(layer, neuron, stage.position, spec.inhibition, namespace, spec.dt))
     for group, variables in learned.items():
         for variable in variables:
             setattr(group, variable, weights[f"{group.name}.{variable}"])

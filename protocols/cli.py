@@ -180,6 +180,13 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
         help="strength of the hidden layers' homeostatic term towards --target-rate (brp, bp; 0: none, the paper's)",
     )
     p.add_argument("--target-rate", type=positive(float), default=10.0, help="the homeostatic target rate in Hz")
+    p.add_argument(
+        "--inhibition",
+        type=positive(float, zero_allowed=True),
+        default=0.0,
+        help="weight of the lateral inhibition among each hidden FC layer's neurons, in units of a synaptic weight "
+        "(1 mV for eq. 2; 0: none, the paper's)",
+    )
     p.add_argument("--T", type=positive(int), default=defaults.T, help="time steps per sample")
     p.add_argument("--alpha", type=positive(float), default=1.0, help="encoder factor of eq. 3")
     p.add_argument("--lr", type=positive(float), default=defaults.lr)
@@ -262,6 +269,7 @@ SETTINGS = (
     "tau_adaptation",
     "homeostasis",
     "target_rate",
+    "inhibition",
     "T",
     "alpha",
     "lr",
@@ -440,6 +448,7 @@ def prepare(protocol, load, args) -> Problem:
         neuron=neuron_parameters(args.neuron, args.adaptation, args.tau_adaptation),
         homeostasis=args.homeostasis,
         target_rate=args.target_rate * Hz,
+        inhibition=args.inhibition,
         alpha=args.alpha,
         signal=args.signal,
         form=args.form,
@@ -471,7 +480,7 @@ def open_run(protocol, args, problem: Problem, resumed: Path | None) -> tuple:
         start_epoch, state, feedback = runs.load_checkpoint(folder)
         runs.truncate_tables(folder, start_epoch)
         if not (folder / "layers.csv").exists():  # interrupted right after its config.json
-            runs.write_layers(folder, layers.stage_table(spec.stages))
+            runs.write_layers(folder, layers.stage_table(spec.stages, bool(spec.inhibition)))
         print(f"resuming {folder} after epoch {start_epoch}", flush=True)
     else:
         folder = runs.create_run_folder(args.results_dir, protocol, args.rule, args.seed, args.run_name)
@@ -487,7 +496,7 @@ def open_run(protocol, args, problem: Problem, resumed: Path | None) -> tuple:
                 "v_th_mV": float(spec.neuron.v_th / mV),
             },
         )
-        runs.write_layers(folder, layers.stage_table(spec.stages))
+        runs.write_layers(folder, layers.stage_table(spec.stages, bool(spec.inhibition)))
     if not state:
         rng = np.random.default_rng(args.seed)
         feedback = feedback_matrices(spec, rng)

@@ -54,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tau-adaptation", type=float, default=20.0, help="time constant of the adaptation in ms")
     p.add_argument("--homeostasis", type=float, default=0.0, help="strength of the homeostatic term (0: none)")
     p.add_argument("--target-rate", type=float, default=10.0, help="the homeostatic target rate in Hz")
+    p.add_argument("--inhibition", type=float, default=0.0, help="lateral inhibition in hidden FC layers (0: none)")
     p.add_argument("--pooling", choices=POOLINGS, default="avg")
     p.add_argument("--T", type=int, default=20)
     p.add_argument("--no-record", action="store_true", help="without the firing-statistics recording")
@@ -72,6 +73,7 @@ def network_spec(args) -> NetworkSpec:
         neuron=neuron_parameters(args.neuron, args.adaptation, args.tau_adaptation),
         homeostasis=args.homeostasis,
         target_rate=args.target_rate * Hz,
+        inhibition=args.inhibition,
         signal=args.signal,
         form=args.form,
         optimizer=args.optimizer,

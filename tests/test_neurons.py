@@ -14,6 +14,7 @@ from models.layers import (
     TRACE_SPIKE,
     Stage,
     dense_connection,
+    lateral_inhibition,
     sample_operation,
     spiking_layer,
 )
@@ -22,10 +23,11 @@ from models.neurons import COBAParameters, LIFParameters, lif_from_membrane, neu
 DT = 1 * ms
 
 
-def run_layer(neuron, raster, weights, bias, steps, sample_steps=None):
+def run_layer(neuron, raster, weights, bias, steps, sample_steps=None, inhibition=0.0):
     """Drive one layer with an input spike raster (steps x n_in); return v (mV) before the threshold, and spikes.
 
-    With ``sample_steps``, the layer gets the network's reset between samples (:data:`models.layers.ORDER_RESET`).
+    With ``sample_steps``, the layer gets the network's reset between samples (:data:`models.layers.ORDER_RESET`);
+    with ``inhibition``, lateral inhibition of that weight among its neurons (:func:`models.layers.lateral_inhibition`).
     """
     n_in, n_out = weights.shape
     namespace = dict(neuron.namespace, raster=TimedArray(raster.astype(float), dt=DT), T_steps=steps)
@@ -42,6 +44,8 @@ def run_layer(neuron, raster, weights, bias, steps, sample_steps=None):
     monitor = StateMonitor(layer, "v", record=True, when="groups", order=STEP + TRACE)
     spikes = StateMonitor(layer, "cnt", record=True, when="groups", order=STEP + TRACE_SPIKE)
     net = Network(source, layer, integrate, synapses, monitor, spikes)
+    if inhibition:
+        net.add(lateral_inhibition(layer, neuron, 1, inhibition, namespace, DT))
     if sample_steps:
         net.add(sample_operation(layer, neuron.sample_reset_code, ORDER_RESET, sample_steps * DT, "layer_reset"))
     net.run(steps * DT)
@@ -50,9 +54,12 @@ def run_layer(neuron, raster, weights, bias, steps, sample_steps=None):
     return np.asarray(monitor.v / mV).T, fired
 
 
-def lif_reference(raster, weights, bias, decay, v_th, v_reset, v_rest, n_ref, w_unit, sample_steps=None):
+def lif_reference(
+    raster, weights, bias, decay, v_th, v_reset, v_rest, n_ref, w_unit, sample_steps=None, inhibition=0.0
+):
     """Independent recurrence of eq. 2: leak off while refractory, no spike while refractory; with
-    ``sample_steps``, every sample starts with a fresh neuron (at rest, not refractory)."""
+    ``sample_steps``, every sample starts with a fresh neuron (at rest, not refractory); with ``inhibition``, each
+    spike of step t lowers the input of the layer's other neurons at step t + 1 by that weight."""
     steps, n_out = len(raster), weights.shape[1]
     v = np.full(n_out, v_reset)
     last = np.full(n_out, -(10**6))
@@ -62,7 +69,7 @@ def lif_reference(raster, weights, bias, decay, v_th, v_reset, v_rest, n_ref, w_
             v, last = np.full(n_out, v_reset), np.full(n_out, -(10**6))
         refractory = (t - last) < n_ref
         v = np.where(refractory, v, v_rest + (v - v_rest) * decay)
-        v = v + (raster[t] @ weights + bias) * w_unit
+        v = v + (raster[t] @ weights + bias - inhibition * others_fired(fired, t)) * w_unit
         trace[t] = v
         spike = (v > v_th) & ~refractory
         fired[t] = spike
@@ -165,9 +172,16 @@ def test_physical_parametrisation_from_membrane(drive):
     assert fired.sum() > 5
 
 
-def coba_reference(p: COBAParameters, raster, weights, bias, n_ref):
+def others_fired(fired, t):
+    """Spikes of the layer's other neurons in step t - 1 (what lateral inhibition delivers in step t)."""
+    return fired[t - 1].sum() - fired[t - 1] if t > 0 else 0
+
+
+def coba_reference(p: COBAParameters, raster, weights, bias, n_ref, inhibition=0.0):
     """Independent numpy steps of the conductance-based membrane (exponential Euler with this step's conductances,
-    leak off while refractory, conductances decaying after the step); returns v (V) before the threshold, spikes."""
+    leak off while refractory, conductances decaying after the step); with ``inhibition``, each spike of step t
+    raises the inhibitory conductance of the layer's other neurons at step t + 1 by that weight; returns v (V)
+    before the threshold, and spikes."""
     steps, n_out = len(raster), weights.shape[1]
     dt, C, gl = 1e-3, float(p.C_m), float(p.g_leak)
     vr, vreset, vth, Ee, Ei = (float(x) for x in (p.v_rest, p.v_reset, p.v_th, p.E_e, p.E_i))
@@ -177,7 +191,7 @@ def coba_reference(p: COBAParameters, raster, weights, bias, n_ref):
     for t in range(steps):
         leak = gl * ((t - last) >= n_ref)
         ge = ge + raster[t] @ np.clip(weights, 0, None) * float(p.w_unit)
-        gi = gi + raster[t] @ np.clip(-weights, 0, None) * float(p.w_unit)
+        gi = gi + (raster[t] @ np.clip(-weights, 0, None) + inhibition * others_fired(fired, t)) * float(p.w_unit)
         g = leak + ge + gi
         x = g * dt / C
         relaxed = np.where(x > 0, -np.expm1(-x) / np.where(x > 0, x, 1), 1.0)
@@ -219,6 +233,33 @@ def test_conductance_based_variant(drive, neuron, n_ref):
     np.testing.assert_allclose(v[:3] * 1e-3, quiet_v[:3], atol=1e-12, rtol=0)
     if n_ref > 1:
         assert (ref_v != coba_reference(neuron, raster, weights, bias, 1)[0]).any(), "refractoriness matters"
+
+
+@pytest.mark.parametrize("kind", ["lif", "coba"])
+def test_lateral_inhibition_against_its_recurrence(drive, kind):
+    """--inhibition: each spike lowers the potential (eq. 2) or raises the inhibitory conductance (COBA) of the
+    layer's other neurons in the next step, and the layer fires less."""
+    raster, weights, bias, steps = drive
+    if kind == "lif":
+        neuron, strength = LIFParameters(), 0.3
+        weights = weights + 0.2
+
+        def reference(inhibition):
+            return lif_reference(raster, weights, bias, 0.2, 0.5, 0.0, 0.0, 1, 1.0, inhibition=inhibition)
+    else:
+        neuron, strength = COBAParameters(), 0.05
+        weights = weights * 0.15
+
+        def reference(inhibition):
+            v, fired = coba_reference(neuron, raster, weights, bias, 1, inhibition=inhibition)
+            return v * 1e3, fired
+
+    v, fired = run_layer(neuron, raster, weights, bias, steps, inhibition=strength)
+    ref_v, ref_fired = reference(strength)
+    np.testing.assert_allclose(v, ref_v, atol=1e-9, rtol=0)
+    np.testing.assert_array_equal(fired, ref_fired)
+    free = reference(0.0)[1]
+    assert 0 < fired.sum() < free.sum(), (fired.sum(), free.sum())
 
 
 def test_paper_membrane_parametrisation():

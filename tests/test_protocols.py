@@ -312,6 +312,7 @@ def test_the_paper_preset_gives_the_papers_settings_and_yields_to_the_command_li
         (["--adaptation", "-1"], "must be a non-negative float"),
         (["--tau-adaptation", "0"], "must be a positive float"),
         (["--homeostasis", "-0.5"], "must be a non-negative float"),
+        (["--inhibition", "-0.1"], "argument --inhibition: must be a non-negative float, got -0.1"),
         (["--target-rate", "0"], "must be a positive float"),
         (["--homeostasis", "0.1", "--rule", "rstdp"], "--homeostasis applies to --rule brp, bp"),
         (["--batch-size", "0"], "must be a positive int"),
@@ -361,12 +362,15 @@ def test_corrupt_idx_files(capsys, tiny_mnist, tmp_path):
     )
 
 
-def test_conductance_based_neurons_learn_digits(tmp_path, build_cache):
+def test_conductance_based_neurons_with_lateral_inhibition_learn_digits(tmp_path, build_cache):
+    """The COBA neuron, its hidden layer inhibited laterally through the inhibitory conductances (--inhibition)."""
     folder = digits_run(
         tmp_path,
         build_cache,
         "--neuron",
         "coba",
+        "--inhibition",
+        "0.02",
         "--epochs",
         "4",
         "--topology",
@@ -376,6 +380,9 @@ def test_conductance_based_neurons_learn_digits(tmp_path, build_cache):
     )
     test = [float(r["accuracy"]) for r in read_metrics(folder) if r["split"] == "test"]
     assert test[-1] >= 0.7, f"COBA digits test accuracy after 4 epochs is {test[-1]} (chance is 0.1)"
+    with (folder / "layers.csv").open() as f:
+        fan_out = {row["layer"]: float(row["fan_out"]) for row in csv.DictReader(f)}
+    assert fan_out == {"input": 100, "hidden1": 10 + 99, "output": 0}, "a hidden spike reaches 99 inhibited neurons"
 
 
 def test_homeostasis_learns_digits_with_sparse_hidden_activity(tmp_path, build_cache):
