@@ -58,7 +58,15 @@ class OneLineParser(argparse.ArgumentParser):
 
 # The paper's training settings (Zhang et al. 2021, Sec. IV): Adam, lr 1e-4, minibatches of 50, the label as
 # the reward signal (eq. 4), T = 20 steps (30 for DvsGesture: ProtocolDefaults.paper)
-PAPER = {"lr": 1e-4, "batch_size": 50, "optimizer": "adam", "signal": "label", "T": 20, "lr_decay": 1.0}
+PAPER = {
+    "lr": 1e-4,
+    "batch_size": 50,
+    "optimizer": "adam",
+    "signal": "label",
+    "T": 20,
+    "lr_decay": 1.0,
+    "homeostasis": 0.0,
+}
 PRESETS = ("measured", "paper")
 
 
@@ -73,6 +81,8 @@ class ProtocolDefaults:
     lr: float = 1e-3
     batch_size: int = 50
     signal: str = "label"
+    homeostasis: float = 0.0  # for the rules with a local error on the rates (brp, bp); others get none
+    target_rate: float = 10.0
     data_dir: str | None = None
     options: tuple = ()
     rule_defaults: tuple = ()  # (rule, {option: value}) pairs: this protocol's measured settings for a rule
@@ -124,6 +134,8 @@ def apply_presets(args, given: dict, defaults: ProtocolDefaults) -> None:
     for key, value in (defaults.preset(args.preset) | defaults.training_defaults(args.rule)).items():
         if key not in given:
             setattr(args, key, value)
+    if "homeostasis" not in given and not rules.get(args.rule).homeostatic:
+        args.homeostasis = 0.0  # the protocol's default homeostatic term is for the rules that have one
 
 
 def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool = False) -> argparse.ArgumentParser:
@@ -176,10 +188,16 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
     p.add_argument(
         "--homeostasis",
         type=positive(float, zero_allowed=True),
-        default=0.0,
-        help="strength of the hidden layers' homeostatic term towards --target-rate (brp, bp; 0: none, the paper's)",
+        default=defaults.homeostasis,
+        help="strength of the hidden layers' homeostatic term towards --target-rate (brp, bp; 0: none, the paper's; "
+        f"here {defaults.homeostasis:g})",
     )
-    p.add_argument("--target-rate", type=positive(float), default=10.0, help="the homeostatic target rate in Hz")
+    p.add_argument(
+        "--target-rate",
+        type=positive(float),
+        default=defaults.target_rate,
+        help=f"the homeostatic target rate in Hz (here {defaults.target_rate:g})",
+    )
     p.add_argument(
         "--inhibition",
         type=positive(float, zero_allowed=True),
