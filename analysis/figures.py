@@ -35,6 +35,11 @@ def _new_figure(panels: int = 1, sharey: bool = False, legend_width: float = 0.0
     return figure, figure.subplots(1, panels, squeeze=False, sharey=sharey)[0]
 
 
+def _legend_width(labels) -> float:
+    """Inches for a legend outside the axes that holds ``labels`` (about 0.09 inch per character at this style)."""
+    return max(3.6, 0.8 + 0.09 * max((len(str(label)) for label in labels), default=0))
+
+
 def _signal_names(metrics: pd.DataFrame) -> tuple[pd.Series, list[str]]:
     """The reward signal of each row as the paper names it, and their order (label, error, sign, then others)."""
     names = metrics["signal"].map(lambda signal: SIGNAL_NAMES.get(signal, str(signal)))
@@ -246,7 +251,7 @@ def firing_rate_figure(firing: pd.DataFrame, layers: pd.DataFrame) -> Figure | N
     samples = statistics.final_epoch(statistics.sample_firing(firing, layers))
     samples = samples.assign(setting=statistics.setting_labels(samples))
     with _seaborn_style():
-        figure, (ax,) = _new_figure(legend_width=3.6)
+        figure, (ax,) = _new_figure(legend_width=_legend_width(samples["setting"].unique()))
         sns.violinplot(
             data=samples,
             x="layer",
@@ -277,7 +282,7 @@ def neuron_rate_figure(neurons: pd.DataFrame) -> Figure | None:
     rates = statistics.final_epoch(neurons)
     rates = rates.assign(setting=statistics.setting_labels(rates))
     with _seaborn_style():
-        figure, (ax,) = _new_figure(legend_width=3.6)
+        figure, (ax,) = _new_figure(legend_width=_legend_width(rates["setting"].unique()))
         sns.violinplot(
             data=rates,
             x="layer",
@@ -307,11 +312,12 @@ def isi_cv_figure(traces: pd.DataFrame) -> Figure | None:
     if table.empty:
         return None
     table = table.assign(epoch=table["epoch"].astype(str))
+    columns = -(-table["epoch"].nunique() // 12)  # legend columns of at most 12 epochs
     with _seaborn_style():
-        figure, (ax,) = _new_figure()
+        figure, (ax,) = _new_figure(legend_width=0.6 + 1.1 * columns)
         sns.stripplot(data=table, x="layer", y="isi_cv", hue="epoch", dodge=True, size=7, ax=ax)
         ax.axhline(1, color="0.3", linestyle="--", label="Poisson (CV = 1)")
-        ax.legend(title="epoch")
+        ax.legend(title="epoch", ncols=columns, **LEGEND_OUTSIDE)
         ax.set(
             xlabel="layer",
             ylabel="ISI coefficient of variation (sd / mean)",
