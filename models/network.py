@@ -408,7 +408,7 @@ def _trained_layer(spec: NetworkSpec, rule, wiring: Wiring, previous, pre_stage,
         if spec.homeostasis and stage.kind != "output":
             if not rule.homeostatic:
                 raise ValueError(f"homeostasis needs a rule with a local error on the rates (brp, bp), not {rule.name}")
-            delta = brp.with_homeostasis(delta)
+            delta = brp.with_homeostasis(delta, weights=stage.kind != "conv")
         objects.append(_stage_operation(layer, delta, order, spec, "delta"))
     return layer, objects + _sample_end(layer, "\n".join(filter(None, reset)), spec)
 

@@ -2,14 +2,15 @@
 
 The reference computes the convolution with ``scipy.signal.correlate`` (independent of
 the synapse construction in :mod:`models.layers`), the authors' recurrence per step
-(eq. 2), 2x2 pooling of spikes (or eq. 2 pooling units), a readout layer, and eqs. 4-10 with one SGD step.
+(eq. 2), 2x2 pooling of spikes (or eq. 2 pooling units), a readout layer, and eqs. 4-10 with one SGD step; with
+``--homeostasis``, the homeostatic term in the conv layer's channel biases alone.
 """
 
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from brian2 import SpikeMonitor
+from brian2 import Hz, SpikeMonitor
 from scipy.signal import correlate
 
 from models.layers import LIF_POOL_GAIN
@@ -78,6 +79,7 @@ def reference_update(rasters, labels, state, feedback, spec, lr):
         fb = onehot @ feedback["conv1"]  # B^1 TP_BRP (eq. 8), label signal
         err_c = fb if spec.form == "code" else cnt_c.ravel() / T - fb
         delta_c = (err_c * gate_c.ravel() / T).reshape(conv_shape)
+        homeostatic = spec.homeostasis * (cnt_c / T - float(spec.target_rate * spec.dt))  # bias alone
         delta_o = (cnt_o / T - onehot) * gate_o / T
         rates_in = cnt_in / T
         # kernel gradient: correlation of the input rates with the conv deltas, summed over positions
@@ -95,7 +97,7 @@ def reference_update(rasters, labels, state, feedback, spec, lr):
                     ]
                     g_kernel[o, :, ky, kx] = np.sum(patch * delta_c[o], axis=(1, 2))
         grads["conv1_kernel.w"] += g_kernel.ravel()
-        grads["conv1_channel.bias"] += delta_c.sum(axis=(1, 2))
+        grads["conv1_channel.bias"] += (delta_c + homeostatic).sum(axis=(1, 2))
         grads["pool1_output.w"] += np.outer(cnt_pool.ravel() / T, delta_o).ravel()
         grads["output.bias"] += delta_o
     return {key: state[key] - lr * g / len(labels) for key, g in grads.items()}
@@ -106,13 +108,16 @@ CASES = {
     "2d-stride-max": ((2, 7, 5), Conv(3, 3, 2, 1), "max", "paper"),
     "1d-avg": ((2, 9), Conv(3, 3, 1, 1, dims=1), "avg", "code"),
     "2d-lif": ((1, 6, 6), Conv(2, 3, 1, 1), "lif", "paper"),
+    "2d-avg-homeostasis": ((1, 6, 6), Conv(2, 3, 1, 1), "avg", "code"),
 }
+HOMEOSTASIS = {"2d-avg-homeostasis": 0.5}  # --homeostasis of a case, towards 100 Hz
 TARGETS = [(name, "runtime") for name in CASES] + compiled_cases(("2d-stride-max",), ("2d-lif",))
 
 
 @pytest.mark.parametrize("case, target", TARGETS)
 def test_conv_minibatch_matches_numpy_reference(case, target, build_cache):
     """On the runtime device, and compiled (queue-free and Brian2's propagation) for two cases."""
+    homeostasis = HOMEOSTASIS.get(case, 0.0)
     input_shape, conv, pooling, form = CASES[case]
     rng = np.random.default_rng(3)
     n_in = int(np.prod(input_shape))
@@ -130,6 +135,8 @@ def test_conv_minibatch_matches_numpy_reference(case, target, build_cache):
         input_shape=input_shape,
         convs=(conv,),
         pooling=pooling,
+        homeostasis=homeostasis,
+        target_rate=100 * Hz,
     )
     feedback = feedback_matrices(spec, rng)
     state = initial_state(spec, rng)
