@@ -167,6 +167,21 @@ def test_resume_refuses_other_settings_and_names_them(tmp_path, capsys):
     assert (folder / "config.json").read_text() == config
 
 
+def test_resume_of_a_run_older_than_the_activity_controls_keeps_them_off(tmp_path, capsys):
+    """A config.json without the settings added later: that run had no homeostatic term, though digits has one by
+    default now; resuming it goes on without one."""
+    folder = recorded_run(tmp_path, "--epochs", "1")
+    config = json.loads((folder / "config.json").read_text())
+    for key in ("adaptation", "tau_adaptation", "homeostasis", "target_rate", "inhibition"):
+        del config["settings"][key]
+    (folder / "config.json").write_text(json.dumps(config))
+    resume = ["--resume", str(folder), "--quiet"]
+    expect_usage_error(capsys, digits.main, [*resume, "--homeostasis", "0.01"], "--homeostasis 0.01 (the run has 0.0)")
+    args = cli.build_parser("digits", digits.DEFAULTS).parse_args(resume)
+    cli.resume_settings(cli.build_parser("digits", digits.DEFAULTS), args, {})
+    assert (args.homeostasis, args.adaptation, args.inhibition) == (0.0, 0.0, 0.0)
+
+
 def test_resume_accepts_the_recorded_values_and_options_that_are_no_settings(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     folder = recorded_run(tmp_path, "--lr", "0.003", "--epochs", "2", "--data-dir", str(tmp_path / "data"), epoch=2)
