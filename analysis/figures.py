@@ -249,27 +249,7 @@ def firing_rate_figure(firing: pd.DataFrame, layers: pd.DataFrame) -> Figure | N
     if firing.empty:
         return None
     samples = statistics.final_epoch(statistics.sample_firing(firing, layers))
-    samples = samples.assign(setting=statistics.setting_labels(samples))
-    with _seaborn_style():
-        figure, (ax,) = _new_figure(legend_width=_legend_width(samples["setting"].unique()))
-        sns.violinplot(
-            data=samples,
-            x="layer",
-            y="rate",
-            hue="setting",
-            order=_layer_order(samples),
-            cut=0,
-            inner="quart",
-            density_norm="width",
-            ax=ax,
-        )
-        sns.move_legend(ax, **LEGEND_OUTSIDE)
-        ax.set(
-            xlabel="layer",
-            ylabel="firing rate (spikes / neuron / ms)",
-            title="Firing rates per layer (final epoch; one value per sample)",
-        )
-    return figure
+    return _rate_violins(samples, _layer_order(samples), "Firing rates per layer (final epoch; one value per sample)")
 
 
 def neuron_rate_figure(neurons: pd.DataFrame) -> Figure | None:
@@ -280,26 +260,28 @@ def neuron_rate_figure(neurons: pd.DataFrame) -> Figure | None:
     if neurons.empty:
         return None
     rates = statistics.final_epoch(neurons)
-    rates = rates.assign(setting=statistics.setting_labels(rates))
+    order = list(dict.fromkeys(rates["layer"]))
+    return _rate_violins(rates, order, "Firing rates per neuron (final epoch; one value per neuron)")
+
+
+def _rate_violins(table: pd.DataFrame, order: list[str], title: str) -> Figure:
+    """Violins of ``table``'s ``rate`` per layer (in ``order``), one hue per setting, the legend outside."""
+    table = table.assign(setting=statistics.setting_labels(table))
     with _seaborn_style():
-        figure, (ax,) = _new_figure(legend_width=_legend_width(rates["setting"].unique()))
+        figure, (ax,) = _new_figure(legend_width=_legend_width(table["setting"].unique()))
         sns.violinplot(
-            data=rates,
+            data=table,
             x="layer",
             y="rate",
             hue="setting",
-            order=list(dict.fromkeys(rates["layer"])),
+            order=order,
             cut=0,
             inner="quart",
             density_norm="width",
             ax=ax,
         )
         sns.move_legend(ax, **LEGEND_OUTSIDE)
-        ax.set(
-            xlabel="layer",
-            ylabel="firing rate (spikes / neuron / ms)",
-            title="Firing rates per neuron (final epoch; one value per neuron)",
-        )
+        ax.set(xlabel="layer", ylabel="firing rate (spikes / neuron / ms)", title=title)
     return figure
 
 

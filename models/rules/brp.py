@@ -55,7 +55,8 @@ DELTA_CODE = {
 # a hidden neuron's local error at every training sample. Unlike eq. 10's window it does not vanish for a neuron
 # far above its threshold, so it lowers the weights of neurons that fire in every step.
 BIAS_FROM_DELTA = "bias_grad += delta"
-HOMEOSTASIS_CODE = "delta += learning * homeostasis * (cnt * inv_T - target_rate * step_dt)"
+HOMEOSTATIC_TERM = "learning * homeostasis * (cnt * inv_T - target_rate * step_dt)"
+HOMEOSTASIS_CODE = f"delta += {HOMEOSTATIC_TERM}"
 
 
 def delta_code(role: str, form: str) -> str:
@@ -79,7 +80,7 @@ def with_homeostasis(code: str, weights: bool = True) -> str:
         raise ValueError(f"the homeostatic term goes before {BIAS_FROM_DELTA!r}, which the code does not end with")
     if weights:
         return f"{head}\n{HOMEOSTASIS_CODE}\n{bias}"
-    return f"{code}\n{HOMEOSTASIS_CODE.replace('delta +=', 'bias_grad +=')}"
+    return f"{code}\nbias_grad += {HOMEOSTATIC_TERM}"
 
 
 def neuron_equations() -> Equations:
