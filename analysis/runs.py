@@ -20,15 +20,16 @@ SETTING_COLUMNS = (
     "homeostasis",
     "target_rate",
     "inhibition",
+    "winners",
     "epochs",
     "limit_train",
     "limit_test",
 )
 # Setting columns named apart from their config.json key (traces.csv has a column ``neuron``: the neuron's index).
 SETTING_KEYS = {"neuron_model": "neuron"}
-# Activity controls: absent from the config.json of runs made before them, which ran without them (value 0); a time
-# constant or target is no setting of a run whose control is off, so it reads as None there.
-SWITCHED_SETTINGS = {"adaptation": "tau_adaptation", "homeostasis": "target_rate", "inhibition": None}
+# Activity controls and rstdp's feature learning: absent from the config.json of runs made before them, which ran
+# without them (value 0); a time constant or target is no setting of a run whose control is off, so it reads as None.
+SWITCHED_SETTINGS = {"adaptation": "tau_adaptation", "homeostasis": "target_rate", "inhibition": None, "winners": None}
 # Columns each table must have; all numeric except TEXT_COLUMNS.
 TABLE_COLUMNS = {
     "metrics.csv": ("epoch", "split", "accuracy"),

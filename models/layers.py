@@ -45,6 +45,7 @@ STEP = 10
 MEMBRANE = 0  # membrane ODE
 INTEGRATE = 1  # this step's synaptic input, pseudo-gradient (eq. 10)
 TRACE = 2  # traced neurons: event 'trace' (the potential as the threshold sees it), then its monitor
+RANK = 3  # a k-winner-take-all layer's rank of each neuron's margin over its threshold (features.py)
 THRESHOLD_STEP = 4  # threshold (spike, or pooled event)
 RESET_STEP = 5  # reset
 TRACE_SPIKE = 6  # traced neurons that spiked in this step: event 'trace_spike', then its monitor
@@ -333,20 +334,22 @@ def spiking_layer(
     on_spike="",
     on_integrate="",
     pseudo_gradient=True,
+    threshold=None,
 ):
     """A layer of ``neuron`` (eq. 2 or conductance-based) at ``position`` in the per-step schedule.
 
     Returns the group and its per-step operation that consumes the step's
     synaptic input and, with ``pseudo_gradient``, accumulates the pseudo-gradient (eq. 10). With ``traces``
     the group has the ``traced`` flag and the events of :data:`TRACE_EVENTS`; ``on_spike``
-    is further code at each spike (e.g. an STDP trace), ``on_integrate`` at each step after the input.
+    is further code at each spike (e.g. an STDP trace), ``on_integrate`` at each step after the input;
+    ``threshold`` replaces the neuron's threshold condition.
     """
     events = {SAMPLE_END: SAMPLE_END_CONDITION} | (TRACE_EVENTS if traces else {})
     equations = neuron.equations + (model if model is not None else Equations(""))
     layer = NeuronGroup(
         size,
         equations + (Equations(TRACED_EQUATION) if traces else Equations("")),
-        threshold=neuron.threshold_code,
+        threshold=threshold or neuron.threshold_code,
         reset="\n".join(filter(None, (neuron.reset_code, on_spike))),
         refractory=neuron.tau_ref,
         method="exact",
@@ -517,14 +520,16 @@ def _connection(pre, post, neuron, namespace, dt, model, name, plasticity=None) 
     if model is None:
         return Synapses(pre, post, model="w : 1", on_pre=forward, on_event=event, namespace=namespace, dt=dt, name=name)
     plasticity = plasticity or Plasticity()
-    on_pre = {"pre": "\n".join(filter(None, (forward, plasticity.on_pre))), SAMPLE_END: plasticity.accumulate}
+    on_pre, on_event = {"pre": "\n".join(filter(None, (forward, plasticity.on_pre)))}, {"pre": event}
+    if plasticity.accumulate:  # a gradient at each sample's end (not for label-free STDP)
+        on_pre[SAMPLE_END], on_event[SAMPLE_END] = plasticity.accumulate, SAMPLE_END
     return Synapses(
         pre,
         post,
         model=model,
         on_pre=on_pre,
         on_post=plasticity.on_post or None,
-        on_event={"pre": event, SAMPLE_END: SAMPLE_END},
+        on_event=on_event,
         namespace=namespace,
         dt=dt,
         name=name,

@@ -51,7 +51,7 @@ from models.layers import (
     sample_operation,
 )
 from models.neurons import COBAParameters, LIFParameters
-from models.rules import brp, stdp
+from models.rules import brp, features, stdp
 from models.rules.base import Wiring
 from models.rules.brp import FORMS
 from models.topology import Conv
@@ -116,6 +116,9 @@ class NetworkSpec:
         Weight (in ``w_unit``) of the lateral inhibition among the neurons of each hidden FC layer
         (:func:`models.layers.lateral_inhibition`: through the potential for eq. 2, through the inhibitory
         conductance for the COBA neuron); 0: none (the paper's network).
+    winners : int
+        Neurons that may spike per step in each hidden FC layer that a rule trains without labels
+        (``rstdp``: competitive STDP, :mod:`models.rules.features`); 0: fixed random hidden layers.
     """
 
     n_inputs: int
@@ -142,6 +145,7 @@ class NetworkSpec:
     homeostasis: float = 0.0
     target_rate: Quantity = field(default_factory=lambda: 10 * Hz)
     inhibition: float = 0.0
+    winners: int = 0
 
     def __post_init__(self):
         if self.propagation not in propagation.PROPAGATIONS:
@@ -159,6 +163,12 @@ class NetworkSpec:
         if self.convs and not rule.convolutions:
             trainers = [name for name, other in rules.registry().items() if other.convolutions]
             raise ValueError(f"rule {self.rule!r} trains fully connected networks only; convolutions need {trainers}")
+        if self.winners < 0:
+            raise ValueError(f"winners must be >= 0, got {self.winners}")
+        if self.winners and not any(rule.feature_learning(self, stage) for stage in self.stages):
+            raise ValueError(f"rule {self.rule!r} learns no label-free feature layer here; --winners needs rstdp")
+        if self.winners and self.winners >= min(self.sizes[:-1]):
+            raise ValueError(f"winners must be below the hidden layer size {min(self.sizes[:-1])}, got {self.winners}")
         if self.input_shape and int(np.prod(self.input_shape)) != self.n_inputs:
             raise ValueError(f"input shape {self.input_shape} does not hold {self.n_inputs} inputs")
 
@@ -210,6 +220,7 @@ class NetworkSpec:
             + ("|features" if self.features else "")
             + (f"|homeostasis={self.homeostasis},{self.target_rate!r}" if self.homeostasis else "")
             + (f"|inhibition={self.inhibition!r}" if self.inhibition else "")
+            + (f"|winners={self.winners}" if self.winners else "")
         )
 
 
@@ -259,7 +270,7 @@ def build_network(
     sample_clock = Clock(dt=spec.sample_duration, name="sample_clock")
     batch_clock = Clock(dt=spec.batch_size * spec.sample_duration, name="batch_clock")
     wiring = Wiring(spec, namespace, reward_group, sample_clock, batch_clock, feedback, weights, stages[-1].position)
-    traced = _spike_traces(rule, stages)
+    traced = _spike_traces(spec, rule)
     group = _input_group(spec, namespace, traced[0])
     objects = [group, *_sample_end(group, "\n".join(["cnt = 0"] + [stdp.TRACE_RESET] * traced[0]), spec)]
     objects += [reward_group, _stage_operation(reward_group, reward.TP_CODE[spec.signal], ORDER_SIGNAL, spec, "signal")]
@@ -306,14 +317,17 @@ def _stage_operation(group, code: str, order: int, spec: NetworkSpec, name: str)
     return sample_operation(group, code, order, spec.sample_duration, f"{group.name}_{name}")
 
 
-def _spike_traces(rule, stages) -> list[bool]:
-    """Whether each stage keeps a spike trace: where STDP-paired synapses read it, incoming or outgoing."""
+def _spike_traces(spec: NetworkSpec, rule) -> list[bool]:
+    """Whether each stage keeps a spike trace: where STDP-paired synapses read it, incoming or outgoing, and
+    where a label-free feature layer learns from it."""
+    stages = spec.stages
     pairs = [
         stage.kind in ("dense", "output") and rule.learns(stage) and rule.synapses(stage, pre_stage)[1].pairs
         for pre_stage, stage in zip(stages, stages[1:])
     ]
     pairs = [False, *pairs, False]
-    return [pairs[k] or pairs[k + 1] for k in range(len(stages))]
+    feeds = [rule.feature_learning(spec, stage) for stage in stages[1:]] + [False]
+    return [pairs[k] or pairs[k + 1] or feeds[k] for k in range(len(stages))]
 
 
 def _input_group(spec: NetworkSpec, namespace: dict, traced: bool):
@@ -349,9 +363,12 @@ def _trained_layer(spec: NetworkSpec, rule, wiring: Wiring, previous, pre_stage,
     """A conv, hidden or output layer, its incoming synapses, and what its rule needs to train them
     (a layer the rule does not train keeps its initial weights)."""
     neuron, namespace, weights = spec.neuron, wiring.namespace, wiring.weights
-    learns = rule.learns(stage)
+    learns, label_free = rule.learns(stage), rule.feature_learning(spec, stage)
     output = stage.kind == "output"
     model = Equations(STATISTICS_EQUATIONS) + (rule.neuron_equations(stage) if learns else Equations(""))
+    if label_free:
+        model += Equations(features.NEURON_EQUATIONS)
+        namespace.update(features.namespace(spec.winners, neuron))
     reset = ["cnt = 0", "gate_sum = 0", neuron.sample_reset_code]
     if output:  # the readout's tie-break
         model += Equations(reward.READOUT_EQUATION)
@@ -368,11 +385,21 @@ def _trained_layer(spec: NetworkSpec, rule, wiring: Wiring, previous, pre_stage,
         stage.name,
         model,
         traces=spec.record,
-        on_spike=stdp.TRACE_ON_SPIKE if traced else "",
+        on_spike="\n".join(
+            filter(None, (stdp.TRACE_ON_SPIKE if traced else "", features.HOMEOSTASIS_SPIKE if label_free else ""))
+        ),
         on_integrate="\n".join(
-            filter(None, (reward.POTENTIAL_SUM if output else "", rule.integrate_code(stage) if learns else ""))
+            filter(
+                None,
+                (
+                    reward.POTENTIAL_SUM if output else "",
+                    rule.integrate_code(stage) if learns else "",
+                    features.HOMEOSTASIS_STEP if label_free else "",
+                ),
+            )
         ),
         pseudo_gradient=learns,
+        threshold=features.threshold_code(neuron) if label_free else None,
     )
     objects = [layer, integrate]
     if spec.record:
@@ -387,12 +414,17 @@ def _trained_layer(spec: NetworkSpec, rule, wiring: Wiring, previous, pre_stage,
         learned = {kernel: ("w", "w_m", "w_v"), channel: ("bias", "bias_m", "bias_v")}
     else:
         synapse_model, plasticity = rule.synapses(stage, pre_stage) if learns else (None, None)
+        if label_free:  # the input norm is linked into the layer before its synapses read it
+            synapse_model, plasticity = Equations("w : 1"), features.plasticity()
+            objects += features.objects(previous, layer, stage.position)
         synapses = layers.dense_connection(
             previous, layer, neuron, pre_stage, namespace, spec.dt, model=synapse_model, plasticity=plasticity
         )
         learned = {synapses: ("w", "w_m", "w_v"), layer: ("bias", "bias_m", "bias_v")} if learns else {}
         if not learns:
             synapses.w, layer.bias = weights[f"{synapses.name}.w"], weights[f"{stage.name}.bias"]
+        if label_free:
+            layer.theta_hom = weights[f"{stage.name}.theta_hom"]
     objects.append(synapses)
     if spec.inhibition and stage.kind == "dense":
         objects.append(layers.lateral_inhibition(layer, neuron, stage.position, spec.inhibition, namespace, spec.dt))

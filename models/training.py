@@ -19,6 +19,7 @@ from brian2 import mV, second
 
 from models import devices, layers, optimizers, reward, rules
 from models.network import NetworkSpec, RunInputs, build_network
+from models.rules import features
 
 SPLIT_NONE, SPLIT_TRAIN, SPLIT_TEST = 0, 1, 2
 REPORT_PERIOD = 1 * second  # wall time between two progress reports of the compiled program
@@ -53,6 +54,10 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
             weight_key, bias_key = f"{previous.name}_{stage.name}.w", f"{stage.name}.bias"
             bound = 1.0 / np.sqrt(previous.size)
             state[weight_key], state[bias_key] = rule.initial_weights(rng, previous, stage, bound)
+        if rule.feature_learning(spec, stage):  # label-free STDP features, with their homeostatic thresholds
+            state[weight_key] = features.initial_weights(rng, previous.size, stage.size)
+            state[bias_key] = np.zeros(stage.size)
+            state[f"{stage.name}.theta_hom"] = np.zeros(stage.size)
         if not rule.learns(stage):
             continue  # fixed random features (R-STDP): no optimizer state
         for array in (weight_key, bias_key):

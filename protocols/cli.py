@@ -205,6 +205,13 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
         help="weight of the lateral inhibition among each hidden FC layer's neurons, in units of a synaptic weight "
         "(1 mV for eq. 2; 0: none, the paper's)",
     )
+    p.add_argument(
+        "--winners",
+        type=positive(int, zero_allowed=True),
+        default=0,
+        help="rstdp: the hidden layers learn label-free STDP features, with this many neurons spiking per step "
+        "(k-winner-take-all; 0: fixed random hidden layers)",
+    )
     p.add_argument("--T", type=positive(int), default=defaults.T, help="time steps per sample")
     p.add_argument("--alpha", type=positive(float), default=1.0, help="encoder factor of eq. 3")
     p.add_argument("--lr", type=positive(float), default=defaults.lr)
@@ -288,6 +295,7 @@ SETTINGS = (
     "homeostasis",
     "target_rate",
     "inhibition",
+    "winners",
     "T",
     "alpha",
     "lr",
@@ -311,7 +319,7 @@ def settings_of(args) -> list[str]:
 NOT_SETTINGS = {"results_dir", "cache_dir", "run_name", "resume", "quiet", "verbose", "readouts"}
 PATH_SETTINGS = ("data_dir",)  # recorded as absolute paths: a run resumed from another directory reads the same data
 # Settings added after runs were made, off in those runs whatever a protocol's default is now (digits: homeostasis).
-ADDED_OFF = {"adaptation": 0.0, "homeostasis": 0.0, "inhibition": 0.0}
+ADDED_OFF = {"adaptation": 0.0, "homeostasis": 0.0, "inhibition": 0.0, "winners": 0}
 
 
 def given_options(parser: argparse.ArgumentParser, argv) -> dict:
@@ -441,6 +449,9 @@ def prepare(protocol, load, args) -> Problem:
     if args.homeostasis and not rules.get(args.rule).homeostatic:
         takers = ", ".join(name for name, rule in rules.registry().items() if rule.homeostatic)
         raise UsageError(f"--homeostasis applies to --rule {takers} (a local error on the rates), not {args.rule}")
+    if args.winners and not rules.get(args.rule).label_free_features:
+        takers = ", ".join(name for name, rule in rules.registry().items() if rule.label_free_features)
+        raise UsageError(f"--winners applies to --rule {takers} (label-free hidden features), not {args.rule}")
     dataset = load(args).limited(args.limit_train, args.limit_test)
     if len(dataset.train_y) == 0 or len(dataset.test_y) == 0:
         raise DataError(f"{protocol}: the data have no training or no test samples")
@@ -450,6 +461,8 @@ def prepare(protocol, load, args) -> Problem:
         raise UsageError(
             f"--rule {args.rule} trains FC topologies only; convolutions are trained with --rule {trainers}"
         )
+    if args.winners and args.winners >= min(sizes[:-1], default=0):
+        raise UsageError(f"--winners must be below the size of every hidden FC layer {sizes[:-1]}, got {args.winners}")
     data = np.concatenate([dataset.train_x, dataset.test_x])
     labels = np.concatenate([dataset.train_y, dataset.test_y])
     n_train, n_test = len(dataset.train_y), len(dataset.test_y)
@@ -469,6 +482,7 @@ def prepare(protocol, load, args) -> Problem:
         homeostasis=args.homeostasis,
         target_rate=args.target_rate * Hz,
         inhibition=args.inhibition,
+        winners=args.winners,
         alpha=args.alpha,
         signal=args.signal,
         form=args.form,

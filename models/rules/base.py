@@ -74,10 +74,16 @@ class Rule:
     reward_equations = ""  # further variables of the reward group
     training_defaults: dict = {}  # the command line's defaults for this rule (e.g. optimizer, lr), where measured
     homeostatic = False  # whether its hidden delta takes the homeostatic term (NetworkSpec.homeostasis)
+    label_free_features = False  # whether its hidden FC layers may learn without labels (NetworkSpec.winners)
 
     def learns(self, stage) -> bool:
         """Whether the layer of ``stage`` learns (else it keeps its initial random weights)."""
         return True
+
+    def feature_learning(self, spec, stage) -> bool:
+        """Whether ``stage`` learns without labels: a hidden FC layer of a rule with ``label_free_features``
+        when ``spec.winners`` is set (:mod:`models.rules.features`)."""
+        return self.label_free_features and stage.kind == "dense" and spec.winners > 0
 
     def neuron_equations(self, stage) -> Equations:
         """Variables of a learning layer (bias, feedback, optimizer state, third factor)."""

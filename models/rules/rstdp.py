@@ -1,8 +1,9 @@
-"""Dopamine-modulated STDP (reward-modulated STDP) on a readout of fixed random features.
+"""Dopamine-modulated STDP (reward-modulated STDP) on a readout of label-free features.
 
 The readout is trained by the STDP eligibility ``c`` of :mod:`models.rules.stdp`, gated by
-dopamine; the hidden layers keep their initial random weights, as the R-STDP layer of
-Mozafari et al. (2019, Pattern Recognition 94) sits on features it does not train.
+dopamine; as the R-STDP layer of Mozafari et al. (2019, Pattern Recognition 94), it sits on
+features it does not train: the hidden layers keep their initial random weights, or, with
+``--winners K``, learn by competitive STDP without labels (:mod:`models.rules.features`).
 As Mozafari's decision layer, the output has ``DECISION_NEURONS_PER_CLASS`` neurons per
 class (neuron i votes for class i mod C), a winner-take-all: every output spike inhibits the
 other outputs at the next step (``WTA_INHIBITION``). At each sample's end the reward group
@@ -122,6 +123,7 @@ class RSTDP(Rule):
     # measured on digits (10 epochs, 3 seeds) and MNIST; the normalised update is an SGD step per sample
     training_defaults = {"optimizer": "sgd", "batch_size": 1, "lr": 0.3, "lr_decay": 0.7}
     reward_equations = DECISION_EQUATIONS
+    label_free_features = True  # with --winners K the hidden layers learn by competitive STDP, else stay fixed
 
     def learns(self, stage) -> bool:
         return stage.kind == "output"
