@@ -55,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--homeostasis", type=float, default=0.0, help="strength of the homeostatic term (0: none)")
     p.add_argument("--target-rate", type=float, default=10.0, help="the homeostatic target rate in Hz")
     p.add_argument("--inhibition", type=float, default=0.0, help="lateral inhibition in hidden FC layers (0: none)")
+    p.add_argument("--winners", type=int, default=0, help="rstdp: label-free feature layers with K winners per step")
     p.add_argument("--pooling", choices=POOLINGS, default="avg")
     p.add_argument("--T", type=int, default=20)
     p.add_argument("--no-record", action="store_true", help="without the firing-statistics recording")
@@ -74,6 +75,7 @@ def network_spec(args) -> NetworkSpec:
         homeostasis=args.homeostasis,
         target_rate=args.target_rate * Hz,
         inhibition=args.inhibition,
+        winners=args.winners,
         signal=args.signal,
         form=args.form,
         optimizer=args.optimizer,

@@ -87,6 +87,21 @@ def test_every_rule_keeps_the_per_step_and_sample_end_order(rule, extra, feedbac
         assert_before(order, *steps, "hidden2_output_normalise", "output_reset")
 
 
+def test_feature_layer_ranks_its_neurons_between_the_input_and_the_threshold():
+    """rstdp --winners: the input's traces and their norm, this step's input, then the rank, the threshold, and
+    the instar update after the spikes of the step, each once per step."""
+    spec, network = built("--topology", "FC_6_FC_3", "--input-shape", "8", "--rule", "rstdp", "--winners", "2")
+    order = [obj.name for obj in network.sorted_objects]
+    check_steps(order, spec.stages)
+    sums = "hidden1_input_norm_sum_summed_variable_xnorm2_post"
+    assert_before(order, "input_spike_resetter", sums, "hidden1_input_norm_copy_summed_variable_xnorm2_post")
+    assert_before(order, "hidden1_integrate", "hidden1_rivals_summed_variable_rank_post", "hidden1_spike_thresholder")
+    assert_before(order, "hidden1_input_norm_copy_summed_*", "hidden1_spike_thresholder", "input_hidden1_post")
+    features = [obj for obj in network.sorted_objects if obj.name.startswith(("hidden1_rivals", "hidden1_input_norm"))]
+    assert len(features) == 8, [obj.name for obj in features]  # the rank, the norm group, their synapses and sums
+    assert all(obj.clock.dt == spec.dt for obj in features), "the feature layer's objects should run once per step"
+
+
 @pytest.mark.parametrize("pooling", ["avg", "lif"])
 def test_convolution_shares_its_kernel_in_order(pooling):
     spec, network = built(

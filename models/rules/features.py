@@ -80,12 +80,13 @@ def plasticity():
 def objects(inputs, layer, position: int) -> list:
     """The rank synapses within ``layer``, and the norm of the input traces summed into a one-neuron group and
     copied into every neuron of ``layer``, all before the threshold."""
-    rivals = Synapses(layer, layer, RANK_CODE, namespace=layer.namespace, name=f"{layer.name}_rivals")
+    dt = layer.clock.dt
+    rivals = Synapses(layer, layer, RANK_CODE, namespace=layer.namespace, dt=dt, name=f"{layer.name}_rivals")
     rivals.connect(condition="i != j")
-    norm = NeuronGroup(1, "xnorm2 : 1", name=f"{layer.name}_input_norm")
-    norm_sum = Synapses(inputs, norm, NORM_CODE, name=f"{layer.name}_input_norm_sum")
+    norm = NeuronGroup(1, "xnorm2 : 1", dt=dt, name=f"{layer.name}_input_norm")
+    norm_sum = Synapses(inputs, norm, NORM_CODE, dt=dt, name=f"{layer.name}_input_norm_sum")
     norm_sum.connect()
-    norm_copy = Synapses(norm, layer, NORM_COPY, name=f"{layer.name}_input_norm_copy")
+    norm_copy = Synapses(norm, layer, NORM_COPY, dt=dt, name=f"{layer.name}_input_norm_copy")
     norm_copy.connect()
     base = layers.STEP * position
     for updater, order in (
