@@ -21,6 +21,7 @@ SETTING_COLUMNS = (
     "target_rate",
     "inhibition",
     "winners",
+    "receptive_field",
     "epochs",
     "limit_train",
     "limit_test",
@@ -29,7 +30,13 @@ SETTING_COLUMNS = (
 SETTING_KEYS = {"neuron_model": "neuron"}
 # Activity controls and rstdp's feature learning: absent from the config.json of runs made before them, which ran
 # without them (value 0); a time constant or target is no setting of a run whose control is off, so it reads as None.
-SWITCHED_SETTINGS = {"adaptation": "tau_adaptation", "homeostasis": "target_rate", "inhibition": None, "winners": None}
+SWITCHED_SETTINGS = {
+    "adaptation": "tau_adaptation",
+    "homeostasis": "target_rate",
+    "inhibition": None,
+    "winners": None,
+    "receptive_field": None,
+}
 # Columns each table must have; all numeric except TEXT_COLUMNS.
 TABLE_COLUMNS = {
     "metrics.csv": ("epoch", "split", "accuracy"),

@@ -90,7 +90,8 @@ class NetworkSpec:
         A learning rule of :mod:`models.rules`: 'brp' (reward propagation), 'bp' (pseudo-BP), 'rstdp'
         (dopamine-modulated STDP), 'brp-stdp' (BRP's error gating STDP).
     input_shape : tuple of int
-        (channels, height, width) or (channels, length) when ``convs`` are given; () for flat inputs.
+        (channels, height, width) or (channels, length) when ``convs`` or ``receptive_field`` are given;
+        () for flat inputs.
     convs : tuple of Conv
         Spiking convolutions before the FC layers ``sizes``, each followed by pooling.
     pooling : str
@@ -119,6 +120,10 @@ class NetworkSpec:
     winners : int
         Neurons that may spike per step in each hidden FC layer that a rule trains without labels
         (``rstdp``: competitive STDP, :mod:`models.rules.features`); 0: fixed random hidden layers.
+    receptive_field : int
+        Side p of the square patch of the input image (all channels) that each neuron of a fixed first
+        hidden FC layer sees: random local receptive fields (Illing, Gerstner & Brea 2019), drawn by
+        :func:`models.training.initial_state`; 0: the whole input. The compiled structure is the same.
     """
 
     n_inputs: int
@@ -146,6 +151,7 @@ class NetworkSpec:
     target_rate: Quantity = field(default_factory=lambda: 10 * Hz)
     inhibition: float = 0.0
     winners: int = 0
+    receptive_field: int = 0
 
     def __post_init__(self):
         if self.propagation not in propagation.PROPAGATIONS:
@@ -171,6 +177,27 @@ class NetworkSpec:
             raise ValueError(f"winners must be below the hidden layer size {min(self.sizes[:-1])}, got {self.winners}")
         if self.input_shape and int(np.prod(self.input_shape)) != self.n_inputs:
             raise ValueError(f"input shape {self.input_shape} does not hold {self.n_inputs} inputs")
+        if self.receptive_field:
+            self._check_receptive_field(rule)
+
+    def _check_receptive_field(self, rule):
+        """Local receptive fields need images, no convolution, and a first hidden layer the rule keeps fixed."""
+        if len(self.input_shape) != 3 or self.convs:
+            raise ValueError(
+                f"receptive fields need image inputs (channels, height, width) and no convolution, "
+                f"got input shape {self.input_shape} and {len(self.convs)} convolution(s)"
+            )
+        if not 0 < self.receptive_field <= min(self.input_shape[1:]):
+            raise ValueError(
+                f"the receptive field's side must be between 1 and the image's {self.input_shape[1:]}, "
+                f"got {self.receptive_field}"
+            )
+        first = self.stages[1]
+        if first.kind != "dense" or rule.learns(first) or rule.feature_learning(self, first):
+            raise ValueError(
+                f"receptive fields are fixed weights of a first hidden layer that rule {self.rule!r} does not "
+                f"train here; they need rstdp's fixed random features (no --winners)"
+            )
 
     @property
     def n_classes(self) -> int:

@@ -36,7 +36,9 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
     and its channel group's ``bias``. Each comes with Adam moments ``_m`` and ``_v``, but
     the layers a rule does not train (``rstdp``'s hidden layers), and the rule's own arrays
     (``rstdp``: the reward group's hit rate). A rule may shift the weights' range (STDP rules start excitatory)
-    or draw a dense layer's weights itself (``rstdp``'s normalised decision weights).
+    or draw a dense layer's weights itself (``rstdp``'s normalised decision weights). With
+    ``spec.receptive_field`` p, the first hidden layer's weights are drawn with the bound of a patch's fan-in
+    (C p^2) and kept only inside each neuron's patch (:func:`receptive_fields`).
     """
     state = {}
     rule = rules.get(spec.rule)
@@ -52,8 +54,12 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
             state[bias_key] = rng.uniform(-bound, bound, size=shape[0])
         else:
             weight_key, bias_key = f"{previous.name}_{stage.name}.w", f"{stage.name}.bias"
-            bound = 1.0 / np.sqrt(previous.size)
+            local = spec.receptive_field and previous.kind == "input"
+            fan_in = spec.input_shape[0] * spec.receptive_field**2 if local else previous.size
+            bound = 1.0 / np.sqrt(fan_in)
             state[weight_key], state[bias_key] = rule.initial_weights(rng, previous, stage, bound)
+            if local:
+                state[weight_key] *= receptive_fields(rng, spec.input_shape, spec.receptive_field, stage.size).ravel()
         if rule.feature_learning(spec, stage):  # label-free STDP features, with their homeostatic thresholds
             state[weight_key] = features.initial_weights(rng, previous.size, stage.size)
             state[bias_key] = np.zeros(stage.size)
@@ -66,6 +72,17 @@ def initial_state(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.n
     state |= rule.initial_state(spec)
     state["optimizer_steps"] = np.zeros(1)
     return state
+
+
+def receptive_fields(rng: np.random.Generator, image_shape: tuple, side: int, n_neurons: int) -> np.ndarray:
+    """Random local receptive fields (Illing, Gerstner & Brea 2019): for each neuron one ``side`` x ``side``
+    patch of the (C, H, W) image at a uniformly drawn position, all channels; a 0/1 mask, inputs x neurons."""
+    channels, height, width = image_shape
+    rows = rng.integers(0, height - side + 1, size=n_neurons)
+    cols = rng.integers(0, width - side + 1, size=n_neurons)
+    y, x = np.arange(height)[:, None, None], np.arange(width)[None, :, None]
+    inside = (y >= rows) & (y < rows + side) & (x >= cols) & (x < cols + side)  # H x W x neurons
+    return np.broadcast_to(inside, (channels, *inside.shape)).reshape(-1, n_neurons).astype(float)
 
 
 def decisions(counts: np.ndarray, vsum: np.ndarray) -> np.ndarray:

@@ -212,6 +212,13 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
         help="rstdp: the hidden layers learn label-free STDP features, with this many neurons spiking per step "
         "(k-winner-take-all; 0: fixed random hidden layers)",
     )
+    p.add_argument(
+        "--receptive-field",
+        type=positive(int, zero_allowed=True),
+        default=0,
+        help="rstdp: each neuron of the fixed first hidden layer sees a random P x P patch of the image "
+        "(local receptive fields; 0: the whole image)",
+    )
     p.add_argument("--T", type=positive(int), default=defaults.T, help="time steps per sample")
     p.add_argument("--alpha", type=positive(float), default=1.0, help="encoder factor of eq. 3")
     p.add_argument("--lr", type=positive(float), default=defaults.lr)
@@ -296,6 +303,7 @@ SETTINGS = (
     "target_rate",
     "inhibition",
     "winners",
+    "receptive_field",
     "T",
     "alpha",
     "lr",
@@ -319,7 +327,7 @@ def settings_of(args) -> list[str]:
 NOT_SETTINGS = {"results_dir", "cache_dir", "run_name", "resume", "quiet", "verbose", "readouts"}
 PATH_SETTINGS = ("data_dir",)  # recorded as absolute paths: a run resumed from another directory reads the same data
 # Settings added after runs were made, off in those runs whatever a protocol's default is now (digits: homeostasis).
-ADDED_OFF = {"adaptation": 0.0, "homeostasis": 0.0, "inhibition": 0.0, "winners": 0}
+ADDED_OFF = {"adaptation": 0.0, "homeostasis": 0.0, "inhibition": 0.0, "winners": 0, "receptive_field": 0}
 
 
 def given_options(parser: argparse.ArgumentParser, argv) -> dict:
@@ -463,6 +471,8 @@ def prepare(protocol, load, args) -> Problem:
         )
     if args.winners and args.winners >= min(sizes[:-1], default=0):
         raise UsageError(f"--winners must be below the size of every hidden FC layer {sizes[:-1]}, got {args.winners}")
+    if args.receptive_field:
+        check_receptive_field(args, dataset.input_shape, convs, sizes)
     data = np.concatenate([dataset.train_x, dataset.test_x])
     labels = np.concatenate([dataset.train_y, dataset.test_y])
     n_train, n_test = len(dataset.train_y), len(dataset.test_y)
@@ -483,6 +493,7 @@ def prepare(protocol, load, args) -> Problem:
         target_rate=args.target_rate * Hz,
         inhibition=args.inhibition,
         winners=args.winners,
+        receptive_field=args.receptive_field,
         alpha=args.alpha,
         signal=args.signal,
         form=args.form,
@@ -491,7 +502,7 @@ def prepare(protocol, load, args) -> Problem:
         precision=args.precision,
         propagation=args.propagation,
         rule=args.rule,
-        input_shape=dataset.input_shape if convs else (),
+        input_shape=dataset.input_shape if convs or args.receptive_field else (),
         convs=convs,
         pooling=args.pooling,
         inputs="events" if events else "rate",
@@ -503,6 +514,26 @@ def prepare(protocol, load, args) -> Problem:
         cache = Path(args.cache_dir) if args.cache_dir is not None else devices.DEFAULT_CACHE
         runs.writable_folder(cache, "the cache folder (--cache-dir)")
     return Problem(spec, data, labels, n_train, n_test, device)
+
+
+def check_receptive_field(args, input_shape: tuple, convs: tuple, sizes: tuple) -> None:
+    """--receptive-field P: fixed random weights of a first hidden FC layer on images, P within the image."""
+    fixed = ", ".join(name for name, rule in rules.registry().items() if rule.label_free_features)
+    if not rules.get(args.rule).label_free_features or args.winners:
+        taken = f"--rule {args.rule}" + (" with --winners" if args.winners else "")
+        raise UsageError(
+            f"--receptive-field applies to fixed random hidden layers (--rule {fixed} without --winners), not {taken}"
+        )
+    if convs or len(input_shape) != 3 or len(sizes) < 2:
+        raise UsageError(
+            f"--receptive-field needs images (channels, height, width) and a hidden FC layer after them; "
+            f"here the inputs have shape {input_shape} and the topology is {args.topology}"
+        )
+    if args.receptive_field > min(input_shape[1:]):
+        raise UsageError(
+            f"--receptive-field must be at most the images' height and width {input_shape[1:]}, "
+            f"got {args.receptive_field}"
+        )
 
 
 def open_run(protocol, args, problem: Problem, resumed: Path | None) -> tuple:
