@@ -333,6 +333,10 @@ def test_the_paper_preset_gives_the_papers_settings_and_yields_to_the_command_li
         (["--winners", "-1"], "argument --winners: must be a non-negative int, got -1"),
         (["--winners", "5"], "--winners applies to --rule rstdp (label-free hidden features), not"),
         (["--winners", "200", "--rule", "rstdp"], "below the size of every hidden FC layer (200,), got 200"),
+        (["--receptive-field", "4"], "--receptive-field applies to fixed random hidden layers (--rule rstdp without"),
+        (["--receptive-field", "4", "--rule", "rstdp", "--winners", "5"], "not --rule rstdp with --winners"),
+        (["--receptive-field", "9", "--rule", "rstdp"], "at most the images' height and width (8, 8), got 9"),
+        (["--receptive-field", "4", "--rule", "rstdp", "--topology", "FC_10"], "and a hidden FC layer after them"),
         (["--batch-size", "0"], "must be a positive int"),
         (["--limit-train", "0"], "must be a positive int"),
         (["--epochs", "two"], "'two' is not an int"),
@@ -435,6 +439,17 @@ def test_label_free_features_learn_digits(tmp_path, build_cache):
         accuracy = {row["readout"]: float(row["accuracy"]) for row in csv.DictReader(f)}
     assert accuracy["labels"] >= 0.7, f"label assignment on the learned features: {accuracy['labels']}"
     assert accuracy["rstdp"] >= 0.7, f"the R-STDP readout on the learned features: {accuracy['rstdp']}"
+
+
+def test_local_receptive_fields_learn_digits(tmp_path, build_cache):
+    """rstdp --receptive-field 4: each of the 100 fixed hidden neurons sees one 4 x 4 patch of the 8 x 8 digit;
+    the R-STDP readout on them reaches 76 % here after 4 epochs, a logistic regression 95 % (chance is 0.1)."""
+    small = ["--epochs", "4", "--topology", "FC_100_FC_10", "--precision", "float32", "--readouts", "1437"]
+    folder = digits_run(tmp_path, build_cache, "--rule", "rstdp", "--receptive-field", "4", *small)
+    with (folder / "readouts.csv").open() as f:
+        accuracy = {row["readout"]: float(row["accuracy"]) for row in csv.DictReader(f)}
+    assert accuracy["rstdp"] >= 0.6, f"the R-STDP readout on local receptive fields: {accuracy['rstdp']}"
+    assert accuracy["logistic"] >= 0.85, f"logistic regression on local receptive fields: {accuracy['logistic']}"
 
 
 def test_readouts_score_the_rules_features_in_the_same_pass(tmp_path, build_cache):
