@@ -22,6 +22,7 @@ SETTING_COLUMNS = (
     "inhibition",
     "winners",
     "receptive_field",
+    "active_fraction",
     "epochs",
     "limit_train",
     "limit_test",
@@ -36,6 +37,7 @@ SWITCHED_SETTINGS = {
     "inhibition": None,
     "winners": None,
     "receptive_field": None,
+    "active_fraction": None,
 }
 # Columns each table must have; all numeric except TEXT_COLUMNS.
 TABLE_COLUMNS = {

@@ -120,6 +120,11 @@ class NetworkSpec:
     winners : int
         Neurons that may spike per step in each hidden FC layer that a rule trains without labels
         (``rstdp``: competitive STDP, :mod:`models.rules.features`); 0: fixed random hidden layers.
+    active_fraction : float
+        With the label signal, the fraction q of each hidden layer's neurons that a class's reward drives up:
+        B^l is shifted by ``bound (1 - 2 q)`` so that (B^l TP)_i < 0, whose descent raises neuron i's rate,
+        for a fraction q of the neurons per class (:func:`models.training.feedback_matrices`); 0: B^l
+        zero-mean, half the neurons per class (the paper's). The compiled structure is the same.
     receptive_field : int
         Side p of the square patch of the input image (all channels) that each neuron of a fixed first
         hidden FC layer sees: random local receptive fields (Illing, Gerstner & Brea 2019), drawn by
@@ -152,6 +157,7 @@ class NetworkSpec:
     inhibition: float = 0.0
     winners: int = 0
     receptive_field: int = 0
+    active_fraction: float = 0.0
 
     def __post_init__(self):
         if self.propagation not in propagation.PROPAGATIONS:
@@ -179,6 +185,13 @@ class NetworkSpec:
             raise ValueError(f"input shape {self.input_shape} does not hold {self.n_inputs} inputs")
         if self.receptive_field:
             self._check_receptive_field(rule)
+        if not 0 <= self.active_fraction < 0.5:
+            raise ValueError(f"the active fraction must be in [0, 0.5) (0: zero-mean B), got {self.active_fraction}")
+        if self.active_fraction and (self.signal != "label" or not rule.hidden_feedback):
+            raise ValueError(
+                f"an active fraction shapes the label signal's B^l TP in the hidden layers; "
+                f"here the signal is {self.signal!r} and rule {self.rule!r}"
+            )
 
     def _check_receptive_field(self, rule):
         """Local receptive fields need images, no convolution, and a first hidden layer the rule keeps fixed."""
@@ -195,8 +208,8 @@ class NetworkSpec:
         first = self.stages[1]
         if first.kind != "dense" or rule.learns(first) or rule.feature_learning(self, first):
             raise ValueError(
-                f"receptive fields are fixed weights of a first hidden layer that rule {self.rule!r} does not "
-                f"train here; they need rstdp's fixed random features (no --winners)"
+                f"rule {self.rule!r} trains the first hidden layer here; receptive fields are fixed weights, "
+                f"they need rstdp's fixed random features (no --winners)"
             )
 
     @property

@@ -111,5 +111,10 @@ def output_to_reward(output, reward, namespace, clock, order, decision=False) ->
 
 def kaiming_uniform(rng: np.random.Generator, n_classes: int, size: int) -> np.ndarray:
     """B^l as in the authors' (DRTP) code: Kaiming-uniform, bound sqrt(6 / size), shape (classes, size)."""
-    bound = np.sqrt(6.0 / size)
+    bound = kaiming_bound(size)
     return rng.uniform(-bound, bound, size=(n_classes, size))
+
+
+def kaiming_bound(size: int) -> float:
+    """The bound sqrt(6 / size) of :func:`kaiming_uniform`."""
+    return float(np.sqrt(6.0 / size))

@@ -96,12 +96,24 @@ def decisions(counts: np.ndarray, vsum: np.ndarray) -> np.ndarray:
 
 
 def feedback_matrices(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The fixed random B^l of every hidden layer, conv feature maps included (eq. 8), drawn once."""
-    return {
-        stage.name: reward.kaiming_uniform(rng, spec.n_classes, stage.size)
-        for stage in spec.stages
-        if stage.kind in ("conv", "dense")
-    }
+    """The fixed random B^l of every hidden layer, conv feature maps included (eq. 8), drawn once; with
+    ``spec.active_fraction`` q, shifted so that B^l TP of the label signal drives up a fraction q of the neurons
+    per class (B^l is U(-b, b), so B^l + b (1 - 2 q) is negative with probability q)."""
+    feedback = {}
+    for stage in spec.stages:
+        if stage.kind in ("conv", "dense"):
+            feedback[stage.name] = reward.kaiming_uniform(rng, spec.n_classes, stage.size)
+            if spec.active_fraction:
+                feedback[stage.name] = sparse_feedback(feedback[stage.name], spec.active_fraction)
+    return feedback
+
+
+def sparse_feedback(B: np.ndarray, q: float) -> np.ndarray:
+    """B^l of the label signal made a sparse code: the lowest fraction q of the U(-b, b) entries become -b, which
+    drives their neuron up for that class, the others b q / (1 - q), which drives it down, so that each neuron's
+    expected push over the classes is zero."""
+    bound = reward.kaiming_bound(B.shape[1])
+    return np.where(B < -bound * (1 - 2 * q), -bound, bound * q / (1 - q))
 
 
 def run_seed(seed: int, epoch: int) -> int:

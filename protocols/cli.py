@@ -213,6 +213,13 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
         "(k-winner-take-all; 0: fixed random hidden layers)",
     )
     p.add_argument(
+        "--active-fraction",
+        type=positive(float, zero_allowed=True),
+        default=0.0,
+        help="label signal: the fraction of each hidden layer's neurons that a class's reward drives to fire "
+        "(B^l shifted; 0: zero-mean B^l, half of them, the paper's)",
+    )
+    p.add_argument(
         "--receptive-field",
         type=positive(int, zero_allowed=True),
         default=0,
@@ -304,6 +311,7 @@ SETTINGS = (
     "inhibition",
     "winners",
     "receptive_field",
+    "active_fraction",
     "T",
     "alpha",
     "lr",
@@ -327,7 +335,14 @@ def settings_of(args) -> list[str]:
 NOT_SETTINGS = {"results_dir", "cache_dir", "run_name", "resume", "quiet", "verbose", "readouts"}
 PATH_SETTINGS = ("data_dir",)  # recorded as absolute paths: a run resumed from another directory reads the same data
 # Settings added after runs were made, off in those runs whatever a protocol's default is now (digits: homeostasis).
-ADDED_OFF = {"adaptation": 0.0, "homeostasis": 0.0, "inhibition": 0.0, "winners": 0, "receptive_field": 0}
+ADDED_OFF = {
+    "adaptation": 0.0,
+    "homeostasis": 0.0,
+    "inhibition": 0.0,
+    "winners": 0,
+    "receptive_field": 0,
+    "active_fraction": 0.0,
+}
 
 
 def given_options(parser: argparse.ArgumentParser, argv) -> dict:
@@ -473,6 +488,14 @@ def prepare(protocol, load, args) -> Problem:
         raise UsageError(f"--winners must be below the size of every hidden FC layer {sizes[:-1]}, got {args.winners}")
     if args.receptive_field:
         check_receptive_field(args, dataset.input_shape, convs, sizes)
+    if args.active_fraction and not (
+        args.active_fraction < 0.5 and args.signal == "label" and rules.get(args.rule).hidden_feedback
+    ):
+        takers = ", ".join(name for name, rule in rules.registry().items() if rule.hidden_feedback)
+        raise UsageError(
+            f"--active-fraction must be below 0.5 and applies to --signal label with --rule {takers}; "
+            f"got {args.active_fraction} with --signal {args.signal} --rule {args.rule}"
+        )
     data = np.concatenate([dataset.train_x, dataset.test_x])
     labels = np.concatenate([dataset.train_y, dataset.test_y])
     n_train, n_test = len(dataset.train_y), len(dataset.test_y)
@@ -494,6 +517,7 @@ def prepare(protocol, load, args) -> Problem:
         inhibition=args.inhibition,
         winners=args.winners,
         receptive_field=args.receptive_field,
+        active_fraction=args.active_fraction,
         alpha=args.alpha,
         signal=args.signal,
         form=args.form,

@@ -75,6 +75,7 @@ class Rule:
     training_defaults: dict = {}  # the command line's defaults for this rule (e.g. optimizer, lr), where measured
     homeostatic = False  # whether its hidden delta takes the homeostatic term (NetworkSpec.homeostasis)
     label_free_features = False  # whether its hidden FC layers may learn without labels (NetworkSpec.winners)
+    hidden_feedback = False  # whether its hidden layers learn from B^l TP (eq. 8; NetworkSpec.active_fraction)
 
     def learns(self, stage) -> bool:
         """Whether the layer of ``stage`` learns (else it keeps its initial random weights)."""

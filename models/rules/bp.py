@@ -52,6 +52,7 @@ class PseudoBP(brp.BRP):
     summary = "pseudo-BP (the paper's baseline)"
     rank = 1
     convolutions = False
+    hidden_feedback = False  # its hidden layers learn from the output's delta through its weights
 
     def neuron_equations(self, stage) -> Equations:
         return neuron_equations()

@@ -103,6 +103,7 @@ class BRP(Rule):
     rank = 0
     convolutions = True
     homeostatic = True
+    hidden_feedback = True
 
     def neuron_equations(self, stage) -> Equations:
         return neuron_equations()
