@@ -1,0 +1,42 @@
+"""The label signal's B^l as a sparse code (``--active-fraction``, :func:`models.training.sparse_feedback`)."""
+
+import numpy as np
+import pytest
+
+from models import reward
+from models.network import NetworkSpec
+from models.training import feedback_matrices
+
+SIZES, Q = (2000, 10), 0.1
+
+
+def spec_with(**changes) -> NetworkSpec:
+    settings = dict(n_inputs=20, sizes=SIZES, n_rows=1, n_slots=1, signal="label", active_fraction=Q)
+    return NetworkSpec(**settings | changes)
+
+
+def test_a_fraction_of_the_neurons_is_driven_up_per_class_and_no_neuron_on_average():
+    """Entries -b (drive up) with frequency q per class, b q / (1 - q) otherwise, so that a neuron's push summed
+    over classes is zero on average; the -b entries are the lowest of the zero-mean draw of the same seed."""
+    sparse = feedback_matrices(spec_with(), np.random.default_rng(3))["hidden1"]
+    dense = feedback_matrices(spec_with(active_fraction=0.0), np.random.default_rng(3))["hidden1"]
+    b = reward.kaiming_bound(SIZES[0])
+    up = sparse == -b
+    assert np.all(up | np.isclose(sparse, b * Q / (1 - Q)))
+    assert np.all(np.abs(up.mean(axis=1) - Q) < 0.03), up.mean(axis=1)
+    assert abs(sparse.sum(axis=0).mean()) < 0.1 * b, "each neuron's push over the classes should average zero"
+    assert dense[up].max() < dense[~up].min(), "the driven-up entries are the lowest of the zero-mean draw"
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"active_fraction": 0.5}, r"in \[0, 0.5\)"),
+        ({"signal": "error"}, "the signal is 'error'"),
+        ({"rule": "bp"}, "rule 'bp'"),
+        ({"rule": "rstdp"}, "rule 'rstdp'"),
+    ],
+)
+def test_an_active_fraction_needs_the_label_signal_into_hidden_layers(changes, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        spec_with(**changes)
