@@ -23,6 +23,7 @@ SETTING_COLUMNS = (
     "winners",
     "receptive_field",
     "active_fraction",
+    "decision_neurons",
     "epochs",
     "limit_train",
     "limit_test",
@@ -38,6 +39,7 @@ SWITCHED_SETTINGS = {
     "winners": None,
     "receptive_field": None,
     "active_fraction": None,
+    "decision_neurons": None,
 }
 # Columns each table must have; all numeric except TEXT_COLUMNS.
 TABLE_COLUMNS = {

@@ -125,6 +125,9 @@ class NetworkSpec:
         B^l is shifted by ``bound (1 - 2 q)`` so that (B^l TP)_i < 0, whose descent raises neuron i's rate,
         for a fraction q of the neurons per class (:func:`models.training.feedback_matrices`); 0: B^l
         zero-mean, half the neurons per class (the paper's). The compiled structure is the same.
+    decision_neurons : int
+        Output neurons per class of a rule that takes a decision among several (``rstdp``: neuron i votes
+        for class i mod n_classes); 0: the rule's own number (:attr:`models.rules.base.Rule.outputs_per_class`).
     receptive_field : int
         Side p of the square patch of the input image (all channels) that each neuron of a fixed first
         hidden FC layer sees: random local receptive fields (Illing, Gerstner & Brea 2019), drawn by
@@ -158,6 +161,7 @@ class NetworkSpec:
     winners: int = 0
     receptive_field: int = 0
     active_fraction: float = 0.0
+    decision_neurons: int = 0
 
     def __post_init__(self):
         if self.propagation not in propagation.PROPAGATIONS:
@@ -185,6 +189,11 @@ class NetworkSpec:
             raise ValueError(f"input shape {self.input_shape} does not hold {self.n_inputs} inputs")
         if self.receptive_field:
             self._check_receptive_field(rule)
+        if self.decision_neurons < 0 or (self.decision_neurons and rule.outputs_per_class == 1):
+            raise ValueError(
+                f"decision neurons per class must be >= 0 and need a rule that decides among several "
+                f"(rstdp), got {self.decision_neurons} with rule {self.rule!r}"
+            )
         if not 0 <= self.active_fraction < 0.5:
             raise ValueError(f"the active fraction must be in [0, 0.5) (0: zero-mean B), got {self.active_fraction}")
         if self.active_fraction and (self.signal != "label" or not rule.hidden_feedback):
@@ -218,8 +227,9 @@ class NetworkSpec:
 
     @property
     def n_outputs(self) -> int:
-        """Output neurons: the rule's ``outputs_per_class`` per class (neuron i votes for class i mod n_classes)."""
-        return self.n_classes * rules.get(self.rule).outputs_per_class
+        """Output neurons: ``decision_neurons`` or the rule's ``outputs_per_class`` per class (neuron i votes for
+        class i mod n_classes)."""
+        return self.n_classes * (self.decision_neurons or rules.get(self.rule).outputs_per_class)
 
     @property
     def stages(self) -> list[Stage]:

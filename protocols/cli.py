@@ -220,6 +220,12 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
         "(B^l shifted; 0: zero-mean B^l, half of them, the paper's)",
     )
     p.add_argument(
+        "--decision-neurons",
+        type=positive(int, zero_allowed=True),
+        default=0,
+        help="rstdp: output neurons per class (neuron i votes for class i mod C; 0: the rule's 10)",
+    )
+    p.add_argument(
         "--receptive-field",
         type=positive(int, zero_allowed=True),
         default=0,
@@ -312,6 +318,7 @@ SETTINGS = (
     "winners",
     "receptive_field",
     "active_fraction",
+    "decision_neurons",
     "T",
     "alpha",
     "lr",
@@ -342,6 +349,7 @@ ADDED_OFF = {
     "winners": 0,
     "receptive_field": 0,
     "active_fraction": 0.0,
+    "decision_neurons": 0,
 }
 
 
@@ -486,6 +494,9 @@ def prepare(protocol, load, args) -> Problem:
         )
     if args.winners and args.winners >= min(sizes[:-1], default=0):
         raise UsageError(f"--winners must be below the size of every hidden FC layer {sizes[:-1]}, got {args.winners}")
+    if args.decision_neurons and rules.get(args.rule).outputs_per_class == 1:
+        takers = ", ".join(name for name, rule in rules.registry().items() if rule.outputs_per_class > 1)
+        raise UsageError(f"--decision-neurons applies to --rule {takers} (a decision among several), not {args.rule}")
     if args.receptive_field:
         check_receptive_field(args, dataset.input_shape, convs, sizes)
     if args.active_fraction and not (
@@ -518,6 +529,7 @@ def prepare(protocol, load, args) -> Problem:
         winners=args.winners,
         receptive_field=args.receptive_field,
         active_fraction=args.active_fraction,
+        decision_neurons=args.decision_neurons,
         alpha=args.alpha,
         signal=args.signal,
         form=args.form,
