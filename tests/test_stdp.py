@@ -110,19 +110,25 @@ def reference_update(rasters, labels, state, feedback, rule, lr):
 
 
 @pytest.mark.parametrize(
-    "rule, seed, drive, target",
-    [("brp-stdp", 7, 0.6, "runtime"), ("rstdp", 2, 0.6, "runtime"), ("rstdp", 3, 0.6, "runtime")]
-    + [("rstdp", 4, 0.6, "runtime"), ("rstdp", 5, 1.0, "runtime")]
-    + compiled_cases(("brp-stdp", 7, 0.6)),
+    "rule, seed, drive, decision_neurons, target",
+    [("brp-stdp", 7, 0.6, 0, "runtime"), ("rstdp", 2, 0.6, 0, "runtime"), ("rstdp", 3, 0.6, 0, "runtime")]
+    + [("rstdp", 4, 0.6, 0, "runtime"), ("rstdp", 5, 1.0, 0, "runtime"), ("rstdp", 6, 1.0, 3, "runtime")]
+    + compiled_cases(("brp-stdp", 7, 0.6, 0)),
 )
-def test_minibatch_update_matches_numpy_reference(rule, seed, drive, target, build_cache):
-    """``drive`` scales the output weights: at 1.0 several outputs spike, so the winner-take-all acts.
-    On the runtime device, and compiled (queue-free and Brian2's propagation) for BRP-STDP."""
+def test_minibatch_update_matches_numpy_reference(rule, seed, drive, decision_neurons, target, build_cache):
+    """``drive`` scales the output weights: at 1.0 several outputs spike, so the winner-take-all acts;
+    ``decision_neurons`` per class (0: the rule's). On the runtime device, and compiled (queue-free and Brian2's
+    propagation) for BRP-STDP."""
     rng = np.random.default_rng(seed)
     brian_seed(seed)  # the encoder's random numbers: the decision (and so the dopamine) depends on them
     data = rng.uniform(0.3, 1.0, (3, N_IN))
     labels = np.array([1, 2, 0])
-    spec = NetworkSpec(n_inputs=N_IN, sizes=SIZES, n_rows=3, n_slots=3, T=T, optimizer="sgd", batch_size=2, rule=rule)
+    spec = NetworkSpec(
+        n_inputs=N_IN, sizes=SIZES, n_rows=3, n_slots=3, T=T, optimizer="sgd", batch_size=2, rule=rule,
+        decision_neurons=decision_neurons,
+    )  # fmt: skip
+    if decision_neurons:
+        assert spec.n_outputs == SIZES[1] * decision_neurons
     feedback = feedback_matrices(spec, rng)
     state = initial_state(spec, rng)
     state["input_hidden1.w"] = rng.uniform(-0.2, 0.8, N_IN * SIZES[0])
