@@ -136,6 +136,8 @@ def apply_presets(args, given: dict, defaults: ProtocolDefaults) -> None:
             setattr(args, key, value)
     if "homeostasis" not in given and not rules.get(args.rule).homeostatic:
         args.homeostasis = 0.0  # the protocol's default homeostatic term is for the rules that have one
+    if "receptive_field" not in given and (args.winners or "CONV" in (args.topology or "").upper()):
+        args.receptive_field = 0  # a rule's default receptive fields are for fixed features on the image
 
 
 def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool = False) -> argparse.ArgumentParser:

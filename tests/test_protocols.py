@@ -271,7 +271,11 @@ def test_a_rules_training_defaults_yield_to_the_command_line():
     parser = cli.build_parser("mnist", mnist.DEFAULTS)  # a protocol's own setting for a rule comes first
     args = parser.parse_args(["--rule", "rstdp"])
     cli.apply_presets(args, {"rule": "rstdp"}, mnist.DEFAULTS)
-    assert (args.optimizer, args.batch_size, args.lr, args.lr_decay) == ("sgd", 1, 0.1, 0.5)
+    assert (args.optimizer, args.batch_size, args.lr, args.lr_decay, args.receptive_field) == ("sgd", 1, 0.05, 0.5, 8)
+    for argv in (["--rule", "rstdp", "--winners", "10"], ["--rule", "rstdp", "--topology", "CONV_4_3_1_1_FC_10"]):
+        args = parser.parse_args(argv)  # the default receptive fields are for fixed features on the image
+        cli.apply_presets(args, cli.given_options(parser, argv), mnist.DEFAULTS)
+        assert args.receptive_field == 0, argv
 
 
 def test_the_paper_preset_gives_the_papers_settings_and_yields_to_the_command_line():
@@ -294,7 +298,7 @@ def test_the_paper_preset_gives_the_papers_settings_and_yields_to_the_command_li
     )
     assert settings(mnist, ["--preset", "paper", "--lr", "1e-3"]).lr == 1e-3
     rstdp = settings(mnist, ["--preset", "paper", "--rule", "rstdp"])  # the rule's own optimizer, the paper's net
-    assert (rstdp.optimizer, rstdp.lr, rstdp.topology) == ("sgd", 0.1, "CONV_32_5_1_2_FC_1000_FC_10")
+    assert (rstdp.optimizer, rstdp.lr, rstdp.topology) == ("sgd", 0.05, "CONV_32_5_1_2_FC_1000_FC_10")
     assert (settings(nmnist, []).T, settings(nmnist, ["--preset", "paper"]).T) == (nmnist.DEFAULTS.T, 30)
     assert settings(digits, ["--preset", "paper"]).batch_size == 50
     shown = " ".join(cli.build_parser("mnist", mnist.DEFAULTS).format_help().split())
