@@ -183,6 +183,11 @@ class NetworkSpec:
             raise ValueError(f"winners must be >= 0, got {self.winners}")
         if self.winners and not any(rule.feature_learning(self, stage) for stage in self.stages):
             raise ValueError(f"rule {self.rule!r} learns no label-free feature layer here; --winners needs rstdp")
+        if self.winners and self.neuron.adapts:
+            raise ValueError(
+                "winners and an adaptive threshold: the feature layer has its own homeostatic threshold, "
+                "which its winner-take-all ranks by; choose one"
+            )
         if self.winners and self.winners >= min(self.sizes[:-1]):
             raise ValueError(f"winners must be below the hidden layer size {min(self.sizes[:-1])}, got {self.winners}")
         if self.input_shape and int(np.prod(self.input_shape)) != self.n_inputs:

@@ -494,6 +494,11 @@ def prepare(protocol, load, args) -> Problem:
         raise UsageError(
             f"--rule {args.rule} trains FC topologies only; convolutions are trained with --rule {trainers}"
         )
+    if args.winners and args.adaptation:
+        raise UsageError(
+            "--winners and --adaptation: the feature layer has its own homeostatic threshold, "
+            "which its winner-take-all ranks by; choose one"
+        )
     if args.winners and args.winners >= min(sizes[:-1], default=0):
         raise UsageError(f"--winners must be below the size of every hidden FC layer {sizes[:-1]}, got {args.winners}")
     if args.decision_neurons and rules.get(args.rule).outputs_per_class == 1:

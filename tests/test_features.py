@@ -4,10 +4,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from brian2 import SpikeMonitor, ms
+from brian2 import SpikeMonitor, ms, mV
 from brian2 import seed as brian_seed
 
 from models.network import NetworkSpec, build_network
+from models.neurons import LIFParameters
 from models.rules import features, stdp
 from models.training import feedback_matrices, initial_state, plan_run
 from tests.rasters import sample_rasters
@@ -88,3 +89,6 @@ def test_winners_need_a_label_free_layer():
         NetworkSpec(n_inputs=4, sizes=(5, 3), n_rows=1, n_slots=1, rule="brp", winners=2)
     with pytest.raises(ValueError, match="below the hidden layer size 5"):
         NetworkSpec(n_inputs=4, sizes=(5, 3), n_rows=1, n_slots=1, rule="rstdp", winners=5)
+    adapting = LIFParameters(adaptation=0.5 * mV)
+    with pytest.raises(ValueError, match="winners and an adaptive threshold"):
+        NetworkSpec(n_inputs=4, sizes=(5, 3), n_rows=1, n_slots=1, rule="rstdp", winners=2, neuron=adapting)

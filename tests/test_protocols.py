@@ -344,6 +344,7 @@ def test_the_paper_preset_gives_the_papers_settings_and_yields_to_the_command_li
         (["--active-fraction", "0.1", "--signal", "error"], "applies to --signal label with --rule brp, brp-stdp; got"),
         (["--active-fraction", "0.5", "--signal", "label"], "--active-fraction must be below 0.5"),
         (["--decision-neurons", "5"], "--decision-neurons applies to --rule rstdp (a decision among several), not brp"),
+        (["--winners", "5", "--rule", "rstdp", "--adaptation", "0.5"], "--winners and --adaptation: the feature layer"),
         (["--batch-size", "0"], "must be a positive int"),
         (["--limit-train", "0"], "must be a positive int"),
         (["--epochs", "two"], "'two' is not an int"),
