@@ -41,6 +41,7 @@ SWITCHED_SETTINGS = {
     "active_fraction": None,
     "decision_neurons": None,
 }
+INTEGER_SETTINGS = frozenset({"winners", "receptive_field", "decision_neurons"})  # off: 0, the others 0.0
 # Columns each table must have; all numeric except TEXT_COLUMNS.
 TABLE_COLUMNS = {
     "metrics.csv": ("epoch", "split", "accuracy"),
@@ -70,7 +71,7 @@ def read_settings(folder) -> dict:
     if not isinstance(settings, dict):
         raise RunReadError(f"cannot read {path}: 'settings' is not an object")
     for switch, companion in SWITCHED_SETTINGS.items():
-        settings = settings | {switch: settings.get(switch) or 0.0}
+        settings = settings | {switch: settings.get(switch) or (0 if switch in INTEGER_SETTINGS else 0.0)}
         if companion and not settings[switch]:
             settings[companion] = None
     return settings

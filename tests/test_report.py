@@ -142,6 +142,18 @@ def test_report_tells_apart_activity_controls(tmp_path):
     assert "| 0.0 | - | 90.0 ± 0.0 | 2 |" in accuracy and "| 0.002 | 20.0 | 88.0 | 1 |" in accuracy
 
 
+def test_report_reads_switches_missing_from_older_configs_as_off_with_their_type(tmp_path):
+    """A config.json from before --winners, --receptive-field, --active-fraction, --decision-neurons reads as the
+    run without them: integer settings as 0, the others as 0.0, as a newer config.json writes them."""
+    older = write_run(tmp_path / "older", test_accuracy=0.9)
+    newer = write_run(tmp_path / "newer", seed=1, winners=0, receptive_field=0, active_fraction=0.0, decision_neurons=0)
+    markdown = report.write_report([older, newer], tmp_path / "out").read_text()
+    (line,) = [line for line in markdown.splitlines() if line.startswith("Settings common to all runs: ")]
+    common = line.removeprefix("Settings common to all runs: ").rstrip(".").split(", ")
+    assert {"winners=0", "receptive_field=0", "decision_neurons=0", "active_fraction=0.0"} <= set(common), common
+    assert "homeostasis=0.0" in common, common
+
+
 def test_report_synaptic_operations_against_ann_macs(written):
     rows = table_rows((written[0] / "report.md").read_text(), "Synaptic operations against a dense ANN")
     hidden_events = 3 * (10 + 12 + 14 + 16) / 4
