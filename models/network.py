@@ -121,11 +121,11 @@ class NetworkSpec:
         Neurons that may spike per step in each hidden FC layer that a rule trains without labels
         (``rstdp``: competitive STDP, :mod:`models.rules.features`); 0: fixed random hidden layers.
     active_fraction : float
-        With the label signal, the fraction q of each hidden layer's neurons that a class's reward drives up:
-        B^l becomes a sparse code, -b for a fraction q of the neurons per class ((B^l TP)_i < 0, whose descent
-        raises neuron i's rate) and b q / (1 - q) for the others (:func:`models.training.sparse_feedback`);
-        0: B^l uniform and zero-mean, half the neurons per class (the paper's). The compiled structure is the
-        same.
+        With the label signal, the fraction q of each hidden layer's neurons that a class's reward drives to
+        fire: B^l becomes a sparse code (:func:`models.training.sparse_feedback`), in the code form -b for a
+        fraction q of the neurons per class ((B^l TP)_i < 0, whose descent raises neuron i's rate) and
+        b q / (1 - q) for the others, in the paper form the target rates 1 and -q / (1 - q); 0: B^l uniform and
+        zero-mean, half the neurons per class (the paper's). The compiled structure is the same.
     decision_neurons : int
         Output neurons per class of a rule that takes a decision among several (``rstdp``: neuron i votes
         for class i mod n_classes); 0: the rule's own number (:attr:`models.rules.base.Rule.outputs_per_class`).

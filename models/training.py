@@ -19,7 +19,7 @@ from brian2 import mV, second
 
 from models import devices, layers, optimizers, reward, rules
 from models.network import NetworkSpec, RunInputs, build_network
-from models.rules import features
+from models.rules import brp, features
 
 SPLIT_NONE, SPLIT_TRAIN, SPLIT_TEST = 0, 1, 2
 REPORT_PERIOD = 1 * second  # wall time between two progress reports of the compiled program
@@ -97,23 +97,31 @@ def decisions(counts: np.ndarray, vsum: np.ndarray) -> np.ndarray:
 
 def feedback_matrices(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The fixed random B^l of every hidden layer, conv feature maps included (eq. 8), drawn once; with
-    ``spec.active_fraction`` q, shifted so that B^l TP of the label signal drives up a fraction q of the neurons
-    per class (B^l is U(-b, b), so B^l + b (1 - 2 q) is negative with probability q)."""
+    ``spec.active_fraction`` q, made the sparse code of :func:`sparse_feedback` from the same draw."""
     feedback = {}
     for stage in spec.stages:
         if stage.kind in ("conv", "dense"):
             feedback[stage.name] = reward.kaiming_uniform(rng, spec.n_classes, stage.size)
             if spec.active_fraction:
-                feedback[stage.name] = sparse_feedback(feedback[stage.name], spec.active_fraction)
+                feedback[stage.name] = sparse_feedback(feedback[stage.name], spec.active_fraction, spec.form)
     return feedback
 
 
-def sparse_feedback(B: np.ndarray, q: float) -> np.ndarray:
-    """B^l of the label signal made a sparse code: the lowest fraction q of the U(-b, b) entries become -b, which
-    drives their neuron up for that class, the others b q / (1 - q), which drives it down, so that each neuron's
-    expected push over the classes is zero."""
+def sparse_feedback(B: np.ndarray, q: float, form: str) -> np.ndarray:
+    """B^l of the label signal made a sparse code from the same U(-b, b) draw: per class, the neurons of its lowest
+    fraction q are driven to fire, the others not, and each neuron's drive is zero on average over the classes.
+
+    In the authors' code form (B TP is the hidden error, eq. 8) those entries become -b, whose descent raises the
+    neuron's rate, and the others b q / (1 - q). In the paper's form (B TP is the target rate of ``h - B TP``) they
+    become 1, a spike at every step, and the others -q / (1 - q), below any rate.
+    """
+    if form not in brp.FORMS:
+        raise ValueError(f"unknown BRP form {form!r}; expected one of {brp.FORMS}")
     bound = reward.kaiming_bound(B.shape[1])
-    return np.where(B < -bound * (1 - 2 * q), -bound, bound * q / (1 - q))
+    active = B < -bound * (1 - 2 * q)
+    if form == "paper":
+        return np.where(active, 1.0, -q / (1 - q))
+    return np.where(active, -bound, bound * q / (1 - q))
 
 
 def run_seed(seed: int, epoch: int) -> int:

@@ -28,6 +28,18 @@ def test_a_fraction_of_the_neurons_is_driven_up_per_class_and_no_neuron_on_avera
     assert dense[up].max() < dense[~up].min(), "the driven-up entries are the lowest of the zero-mean draw"
 
 
+def test_in_the_paper_form_the_code_is_a_target_rate_of_one_spike_per_step_for_the_same_neurons():
+    """--form paper reads B^l TP as the target of h - B^l TP: the driven neurons target a spike at every step, the
+    others -q / (1 - q), below any rate, so that a neuron's target summed over the classes is zero on average;
+    the driven neurons are those of the code form from the same draw."""
+    paper = feedback_matrices(spec_with(form="paper"), np.random.default_rng(3))["hidden1"]
+    code = feedback_matrices(spec_with(), np.random.default_rng(3))["hidden1"]
+    up = paper == 1.0
+    np.testing.assert_array_equal(up, code == -reward.kaiming_bound(SIZES[0]))
+    assert np.all(up | np.isclose(paper, -Q / (1 - Q)))
+    assert abs(paper.sum(axis=0).mean()) < 0.1, "each neuron's target over the classes should average zero"
+
+
 @pytest.mark.parametrize(
     "changes, fragment",
     [
