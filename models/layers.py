@@ -226,9 +226,10 @@ def plan_stages(input_shape: tuple[int, ...], convs: tuple[Conv, ...], sizes: tu
     return stages
 
 
-def stage_table(stages: list[Stage], inhibition: bool = False) -> list[dict]:
+def stage_table(stages: list[Stage], inhibition: bool = False, output_inhibition: bool = False) -> list[dict]:
     """Per stage: neurons, synapses each of its events reaches (mean: in the next stage, and with ``inhibition``
-    the other neurons of a hidden FC layer, :func:`lateral_inhibition`), synapses into it from the previous stage.
+    the other neurons of a hidden FC layer, with ``output_inhibition`` the other outputs, :func:`lateral_inhibition`),
+    synapses into it from the previous stage.
 
     ``synapses_in`` of a conv or dense stage is also the multiply-accumulates of the
     same layer in a dense ANN for one forward pass (the paper's Table I argument).
@@ -245,6 +246,7 @@ def stage_table(stages: list[Stage], inhibition: bool = False) -> list[dict]:
     for k, stage in enumerate(stages):
         fan_out = synapses_in[k + 1] / stage.size if k + 1 < len(stages) else 0.0
         fan_out += stage.size - 1 if inhibition and stage.kind == "dense" else 0
+        fan_out += stage.size - 1 if output_inhibition and stage.kind == "output" else 0
         rows.append(
             {
                 "layer": stage.name,

@@ -580,6 +580,11 @@ def check_receptive_field(args, input_shape: tuple, convs: tuple, sizes: tuple) 
         )
 
 
+def layer_table(spec: NetworkSpec) -> list[dict]:
+    """layers.csv's rows: each layer's size and the synapses its spikes reach (inhibition included)."""
+    return layers.stage_table(spec.stages, bool(spec.inhibition), rules.get(spec.rule).output_inhibition)
+
+
 def open_run(protocol, args, problem: Problem, resumed: Path | None) -> tuple:
     """The run folder (new, or ``resumed`` truncated to its last finished epoch), the epochs it has finished,
     the learned arrays and the fixed feedback matrices to start from."""
@@ -589,7 +594,7 @@ def open_run(protocol, args, problem: Problem, resumed: Path | None) -> tuple:
         start_epoch, state, feedback = runs.load_checkpoint(folder)
         runs.truncate_tables(folder, start_epoch)
         if not (folder / "layers.csv").exists():  # interrupted right after its config.json
-            runs.write_layers(folder, layers.stage_table(spec.stages, bool(spec.inhibition)))
+            runs.write_layers(folder, layer_table(spec))
         print(f"resuming {folder} after epoch {start_epoch}", flush=True)
     else:
         folder = runs.create_run_folder(args.results_dir, protocol, args.rule, args.seed, args.run_name)
@@ -605,7 +610,7 @@ def open_run(protocol, args, problem: Problem, resumed: Path | None) -> tuple:
                 "v_th_mV": float(spec.neuron.v_th / mV),
             },
         )
-        runs.write_layers(folder, layers.stage_table(spec.stages, bool(spec.inhibition)))
+        runs.write_layers(folder, layer_table(spec))
     if not state:
         rng = np.random.default_rng(args.seed)
         feedback = feedback_matrices(spec, rng)

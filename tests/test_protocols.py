@@ -494,3 +494,6 @@ def test_readouts_score_the_rules_features_in_the_same_pass(tmp_path, build_cach
     assert digits.main(args) == 0, "a second pass replaces the epoch's rows"
     with (folder / "readouts.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 3
+    with (folder / "layers.csv").open() as f:
+        fan_out = {row["layer"]: float(row["fan_out"]) for row in csv.DictReader(f)}
+    assert fan_out == {"input": 100, "hidden1": 100, "output": 99}, "an output spike inhibits the 99 other outputs"

@@ -76,6 +76,7 @@ class Rule:
     homeostatic = False  # whether its hidden delta takes the homeostatic term (NetworkSpec.homeostasis)
     label_free_features = False  # whether its hidden FC layers may learn without labels (NetworkSpec.winners)
     hidden_feedback = False  # whether its hidden layers learn from B^l TP (eq. 8; NetworkSpec.active_fraction)
+    output_inhibition = False  # whether each output spike inhibits the other outputs (a winner-take-all)
 
     def learns(self, stage) -> bool:
         """Whether the layer of ``stage`` learns (else it keeps its initial random weights)."""

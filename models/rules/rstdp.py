@@ -124,6 +124,7 @@ class RSTDP(Rule):
     training_defaults = {"optimizer": "sgd", "batch_size": 1, "lr": 0.3, "lr_decay": 0.7}
     reward_equations = DECISION_EQUATIONS
     label_free_features = True  # with --winners K the hidden layers learn by competitive STDP, else stay fixed
+    output_inhibition = True  # the decision layer's winner-take-all (WTA_INHIBITION)
 
     def learns(self, stage) -> bool:
         return stage.kind == "output"
