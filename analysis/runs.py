@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from protocols.runs import ADDED_OFF
+
 CONFIG_COLUMNS = ("protocol", "rule", "signal", "form", "topology", "T", "lr", "batch_size", "optimizer", "seed")
 # Settings that tell runs apart in the report's tables and figures: runs that differ in any of them (other than the
 # seed) are never averaged together. The length of training (config.json's epochs) and the number of samples
@@ -30,18 +32,9 @@ SETTING_COLUMNS = (
 )
 # Setting columns named apart from their config.json key (traces.csv has a column ``neuron``: the neuron's index).
 SETTING_KEYS = {"neuron_model": "neuron"}
-# Activity controls and rstdp's feature learning: absent from the config.json of runs made before them, which ran
-# without them (value 0); a time constant or target is no setting of a run whose control is off, so it reads as None.
-SWITCHED_SETTINGS = {
-    "adaptation": "tau_adaptation",
-    "homeostasis": "target_rate",
-    "inhibition": None,
-    "winners": None,
-    "receptive_field": None,
-    "active_fraction": None,
-    "decision_neurons": None,
-}
-INTEGER_SETTINGS = frozenset({"winners", "receptive_field", "decision_neurons"})  # off: 0, the others 0.0
+# A time constant or target is no setting of a run whose control is off (protocols.runs.ADDED_OFF: absent from the
+# config.json of runs made before the control, or 0), so it reads as None.
+COMPANION_SETTINGS = {"adaptation": "tau_adaptation", "homeostasis": "target_rate"}
 # Columns each table must have; all numeric except TEXT_COLUMNS.
 TABLE_COLUMNS = {
     "metrics.csv": ("epoch", "split", "accuracy"),
@@ -70,9 +63,9 @@ def read_settings(folder) -> dict:
         raise RunReadError(f"cannot read {path}: {type(error).__name__}: {error}") from None
     if not isinstance(settings, dict):
         raise RunReadError(f"cannot read {path}: 'settings' is not an object")
-    for switch, companion in SWITCHED_SETTINGS.items():
-        settings = settings | {switch: settings.get(switch) or (0 if switch in INTEGER_SETTINGS else 0.0)}
-        if companion and not settings[switch]:
+    settings = settings | {switch: settings.get(switch) or off for switch, off in ADDED_OFF.items()}
+    for switch, companion in COMPANION_SETTINGS.items():
+        if not settings[switch]:
             settings[companion] = None
     return settings
 

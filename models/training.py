@@ -19,7 +19,7 @@ from brian2 import mV, second
 
 from models import devices, layers, optimizers, reward, rules
 from models.network import NetworkSpec, RunInputs, build_network
-from models.rules import brp, features
+from models.rules import features
 
 SPLIT_NONE, SPLIT_TRAIN, SPLIT_TEST = 0, 1, 2
 REPORT_PERIOD = 1 * second  # wall time between two progress reports of the compiled program
@@ -115,8 +115,6 @@ def sparse_feedback(B: np.ndarray, q: float, form: str) -> np.ndarray:
     neuron's rate, and the others b q / (1 - q). In the paper's form (B TP is the target rate of ``h - B TP``) they
     become 1, a spike at every step, and the others -q / (1 - q), below any rate.
     """
-    if form not in brp.FORMS:
-        raise ValueError(f"unknown BRP form {form!r}; expected one of {brp.FORMS}")
     bound = reward.kaiming_bound(B.shape[1])
     active = B < -bound * (1 - 2 * q)
     if form == "paper":

@@ -344,16 +344,6 @@ def settings_of(args) -> list[str]:
 
 NOT_SETTINGS = {"results_dir", "cache_dir", "run_name", "resume", "quiet", "verbose", "readouts"}
 PATH_SETTINGS = ("data_dir",)  # recorded as absolute paths: a run resumed from another directory reads the same data
-# Settings added after runs were made, off in those runs whatever a protocol's default is now (digits: homeostasis).
-ADDED_OFF = {
-    "adaptation": 0.0,
-    "homeostasis": 0.0,
-    "inhibition": 0.0,
-    "winners": 0,
-    "receptive_field": 0,
-    "active_fraction": 0.0,
-    "decision_neurons": 0,
-}
 
 
 def given_options(parser: argparse.ArgumentParser, argv) -> dict:
@@ -392,7 +382,7 @@ def resume_settings(parser: argparse.ArgumentParser, args, given: dict) -> Path:
     differing = []
     for key in settings_of(args):
         # a setting this version added after the run was made: the run had it off, or had what is now its default
-        recorded = settings.get(key, ADDED_OFF.get(key, parser.get_default(key)))
+        recorded = settings.get(key, runs.ADDED_OFF.get(key, parser.get_default(key)))
         if key in given and key != "epochs" and not _same_setting(key, given[key], recorded):
             shown = "none" if recorded is None else recorded
             differing.append(f"{_flag(parser, key)} {given[key]} (the run has {shown})")

@@ -37,6 +37,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# config.json settings added after runs were made: off in those runs (this value, with the setting's type), whatever
+# a protocol's default is now (digits: homeostasis).
+ADDED_OFF = {
+    "adaptation": 0.0,
+    "homeostasis": 0.0,
+    "inhibition": 0.0,
+    "winners": 0,
+    "receptive_field": 0,
+    "active_fraction": 0.0,
+    "decision_neurons": 0,
+}
+
 PACKAGES = ("brian2", "numpy", "scipy", "scikit-learn", "pandas")
 METRIC_COLUMNS = ["epoch", "split", "accuracy", "n_samples", "seconds", "samples_per_s"]
 EPOCH_TABLES = ("metrics.csv", "firing.csv", "traces.csv", "neurons.csv")  # rows per epoch, truncated on resume
