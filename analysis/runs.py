@@ -25,7 +25,9 @@ SETTING_COLUMNS = (
     "winners",
     "receptive_field",
     "active_fraction",
+    "active_rate",
     "decision_neurons",
+    "punishment",
     "epochs",
     "limit_train",
     "limit_test",
@@ -34,7 +36,7 @@ SETTING_COLUMNS = (
 SETTING_KEYS = {"neuron_model": "neuron"}
 # A time constant or target is no setting of a run whose control is off (protocols.runs.ADDED_OFF: absent from the
 # config.json of runs made before the control, or 0), so it reads as None.
-COMPANION_SETTINGS = {"adaptation": "tau_adaptation", "homeostasis": "target_rate"}
+COMPANION_SETTINGS = {"adaptation": "tau_adaptation", "homeostasis": "target_rate", "active_fraction": "active_rate"}
 # Columns each table must have; all numeric except TEXT_COLUMNS.
 TABLE_COLUMNS = {
     "metrics.csv": ("epoch", "split", "accuracy"),

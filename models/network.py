@@ -124,11 +124,18 @@ class NetworkSpec:
         With the label signal, the fraction q of each hidden layer's neurons that a class's reward drives to
         fire: B^l becomes a sparse code (:func:`models.training.sparse_feedback`), in the code form -b for a
         fraction q of the neurons per class ((B^l TP)_i < 0, whose descent raises neuron i's rate) and
-        b q / (1 - q) for the others, in the paper form the target rates 1 and -q / (1 - q); 0: B^l uniform and
+        b q / (1 - q) for the others, in the paper form the target rates of ``active_rate``; 0: B^l uniform and
         zero-mean, half the neurons per class (the paper's). The compiled structure is the same.
+    active_rate : float
+        In the paper form with an active fraction, the target rate (spikes per step) of the driven neurons; the
+        others get ``active_rate - 1``, one spike per step below it. 0: the targets 1 and -q / (1 - q), zero on
+        average per neuron (the code of runs made before this setting).
     decision_neurons : int
         Output neurons per class of a rule that takes a decision among several (``rstdp``: neuron i votes
         for class i mod n_classes); 0: the rule's own number (:attr:`models.rules.base.Rule.outputs_per_class`).
+    punishment : float
+        A rule that takes a decision (``rstdp``): the weight p of its punishments, dopamine ``-p h`` for a wrong
+        decision at running hit rate h (1: Mozafari et al.'s scaling, whose expected dopamine is zero).
     receptive_field : int
         Side p of the square patch of the input image (all channels) that each neuron of a fixed first
         hidden FC layer sees: random local receptive fields (Illing, Gerstner & Brea 2019), drawn by
@@ -162,7 +169,9 @@ class NetworkSpec:
     winners: int = 0
     receptive_field: int = 0
     active_fraction: float = 0.0
+    active_rate: float = 0.0
     decision_neurons: int = 0
+    punishment: float = 1.0
 
     def __post_init__(self):
         if self.propagation not in propagation.PROPAGATIONS:
@@ -200,12 +209,23 @@ class NetworkSpec:
                 f"decision neurons per class must be >= 0 and need a rule that decides among several "
                 f"(rstdp), got {self.decision_neurons} with rule {self.rule!r}"
             )
+        if not self.punishment > 0 or (self.punishment != 1 and not rule.decides):
+            raise ValueError(
+                f"the punishment weight must be > 0 and weighs a decision's dopamine (rstdp), got {self.punishment} "
+                f"with rule {self.rule!r}"
+            )
         if not 0 <= self.active_fraction < 0.5:
             raise ValueError(f"the active fraction must be in [0, 0.5) (0: zero-mean B), got {self.active_fraction}")
         if self.active_fraction and (self.signal != "label" or not rule.hidden_feedback):
             raise ValueError(
                 f"an active fraction shapes the label signal's B^l TP in the hidden layers; "
                 f"here the signal is {self.signal!r} and rule {self.rule!r}"
+            )
+        if not 0 <= self.active_rate <= 1 or (self.active_rate and not (self.active_fraction and self.form == "paper")):
+            raise ValueError(
+                f"an active rate is the target of the driven neurons in the paper form's sparse code: it needs an "
+                f"active fraction and form 'paper' and lies in [0, 1]; got {self.active_rate} with active fraction "
+                f"{self.active_fraction} and form {self.form!r}"
             )
 
     def _check_receptive_field(self, rule):
@@ -277,6 +297,7 @@ class NetworkSpec:
             + (f"|homeostasis={self.homeostasis},{self.target_rate!r}" if self.homeostasis else "")
             + (f"|inhibition={self.inhibition!r}" if self.inhibition else "")
             + (f"|winners={self.winners}" if self.winners else "")
+            + (f"|punishment={self.punishment!r}" if self.punishment != 1 else "")
         )
 
 
@@ -365,6 +386,8 @@ def _namespace(spec: NetworkSpec, rule, data: np.ndarray, inputs: RunInputs) -> 
     namespace.update(inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, step_dt=spec.dt, alpha=spec.alpha)
     if spec.homeostasis:
         namespace.update(homeostasis=spec.homeostasis, target_rate=spec.target_rate)
+    if rule.decides:
+        namespace.update(punishment=spec.punishment)
     return namespace | spec.neuron.namespace | optimizers.NAMESPACE | rule.namespace
 
 

@@ -103,22 +103,26 @@ def feedback_matrices(spec: NetworkSpec, rng: np.random.Generator) -> dict[str, 
         if stage.kind in ("conv", "dense"):
             feedback[stage.name] = reward.kaiming_uniform(rng, spec.n_classes, stage.size)
             if spec.active_fraction:
-                feedback[stage.name] = sparse_feedback(feedback[stage.name], spec.active_fraction, spec.form)
+                feedback[stage.name] = sparse_feedback(
+                    feedback[stage.name], spec.active_fraction, spec.form, spec.active_rate
+                )
     return feedback
 
 
-def sparse_feedback(B: np.ndarray, q: float, form: str) -> np.ndarray:
+def sparse_feedback(B: np.ndarray, q: float, form: str, rate: float = 0.0) -> np.ndarray:
     """B^l of the label signal made a sparse code from the same U(-b, b) draw: per class, the neurons of its lowest
-    fraction q are driven to fire, the others not, and each neuron's drive is zero on average over the classes.
+    fraction q are driven to fire, the others not.
 
     In the authors' code form (B TP is the hidden error, eq. 8) those entries become -b, whose descent raises the
-    neuron's rate, and the others b q / (1 - q). In the paper's form (B TP is the target rate of ``h - B TP``) they
-    become 1, a spike at every step, and the others -q / (1 - q), below any rate.
+    neuron's rate, and the others b q / (1 - q), so that each neuron's drive is zero on average over the classes.
+    In the paper's form (B TP is the target rate of ``h - B TP``) they become the target ``rate`` (spikes per step)
+    and the others ``rate - 1``, one spike per step below it; with ``rate`` 0, the targets 1 and -q / (1 - q),
+    zero on average per neuron.
     """
     bound = reward.kaiming_bound(B.shape[1])
     active = B < -bound * (1 - 2 * q)
     if form == "paper":
-        return np.where(active, 1.0, -q / (1 - q))
+        return np.where(active, rate, rate - 1.0) if rate else np.where(active, 1.0, -q / (1 - q))
     return np.where(active, -bound, bound * q / (1 - q))
 
 

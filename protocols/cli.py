@@ -83,6 +83,7 @@ class ProtocolDefaults:
     signal: str = "label"
     homeostasis: float = 0.0  # for the rules with a local error on the rates (brp, bp); others get none
     target_rate: float = 10.0
+    active_rate: float = 0.0  # --active-rate where --form paper and --active-fraction are given
     data_dir: str | None = None
     options: tuple = ()
     rule_defaults: tuple = ()  # (rule, {option: value}) pairs: this protocol's measured settings for a rule
@@ -138,6 +139,8 @@ def apply_presets(args, given: dict, defaults: ProtocolDefaults) -> None:
         args.homeostasis = 0.0  # the protocol's default homeostatic term is for the rules that have one
     if "receptive_field" not in given and (args.winners or "CONV" in (args.topology or "").upper()):
         args.receptive_field = 0  # a rule's default receptive fields are for fixed features on the image
+    if "active_rate" not in given and args.active_fraction and args.form == "paper":
+        args.active_rate = defaults.active_rate
 
 
 def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool = False) -> argparse.ArgumentParser:
@@ -223,10 +226,25 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
         "B^l, which drives half of them, the paper's)",
     )
     p.add_argument(
+        "--active-rate",
+        type=positive(float, zero_allowed=True),
+        default=0.0,
+        help="--form paper with --active-fraction: the target rate (spikes per step) of the driven neurons, the "
+        f"others one spike per step below it (default with them: {defaults.active_rate}; 0: the targets 1 "
+        "and -q / (1 - q))",
+    )
+    p.add_argument(
         "--decision-neurons",
         type=positive(int, zero_allowed=True),
         default=0,
         help="rstdp: output neurons per class (neuron i votes for class i mod C; 0: the rule's 10)",
+    )
+    p.add_argument(
+        "--punishment",
+        type=positive(float),
+        default=1.0,
+        help="rstdp: the weight p of a wrong decision's dopamine, -p times the running hit rate (1: Mozafari et "
+        "al.'s scaling, whose expected dopamine is zero)",
     )
     p.add_argument(
         "--receptive-field",
@@ -321,7 +339,9 @@ SETTINGS = (
     "winners",
     "receptive_field",
     "active_fraction",
+    "active_rate",
     "decision_neurons",
+    "punishment",
     "T",
     "alpha",
     "lr",
@@ -495,6 +515,9 @@ def prepare(protocol, load, args) -> Problem:
     if args.decision_neurons and rules.get(args.rule).outputs_per_class == 1:
         takers = ", ".join(name for name, rule in rules.registry().items() if rule.outputs_per_class > 1)
         raise UsageError(f"--decision-neurons applies to --rule {takers} (a decision among several), not {args.rule}")
+    if args.punishment != 1 and not rules.get(args.rule).decides:
+        takers = ", ".join(name for name, rule in rules.registry().items() if rule.decides)
+        raise UsageError(f"--punishment applies to --rule {takers} (a decision's dopamine), not {args.rule}")
     if args.receptive_field:
         check_receptive_field(args, dataset.input_shape, convs, sizes)
     if args.active_fraction and not (
@@ -504,6 +527,12 @@ def prepare(protocol, load, args) -> Problem:
         raise UsageError(
             f"--active-fraction must be below 0.5 and applies to --signal label with --rule {takers}; "
             f"got {args.active_fraction} with --signal {args.signal} --rule {args.rule}"
+        )
+    if args.active_rate and not (args.active_rate <= 1 and args.active_fraction and args.form == "paper"):
+        raise UsageError(
+            "--active-rate is the driven neurons' target in the paper form's sparse code: it needs --form paper and "
+            f"--active-fraction, and at most 1 spike per step; got {args.active_rate} with --form {args.form} "
+            f"--active-fraction {args.active_fraction}"
         )
     data = np.concatenate([dataset.train_x, dataset.test_x])
     labels = np.concatenate([dataset.train_y, dataset.test_y])
@@ -527,7 +556,9 @@ def prepare(protocol, load, args) -> Problem:
         winners=args.winners,
         receptive_field=args.receptive_field,
         active_fraction=args.active_fraction,
+        active_rate=args.active_rate,
         decision_neurons=args.decision_neurons,
+        punishment=args.punishment,
         alpha=args.alpha,
         signal=args.signal,
         form=args.form,

@@ -46,7 +46,9 @@ ADDED_OFF = {
     "winners": 0,
     "receptive_field": 0,
     "active_fraction": 0.0,
+    "active_rate": 0.0,
     "decision_neurons": 0,
+    "punishment": 1.0,  # Mozafari's scaling, the only one before the setting
 }
 
 PACKAGES = ("brian2", "numpy", "scipy", "scikit-learn", "pandas")

@@ -1,4 +1,5 @@
-"""The label signal's B^l as a sparse code (``--active-fraction``, :func:`models.training.sparse_feedback`)."""
+"""The label signal's B^l as a sparse code (``--active-fraction``, ``--active-rate``,
+:func:`models.training.sparse_feedback`)."""
 
 import numpy as np
 import pytest
@@ -38,6 +39,29 @@ def test_in_the_paper_form_the_code_is_a_target_rate_of_one_spike_per_step_for_t
     np.testing.assert_array_equal(up, code == -reward.kaiming_bound(SIZES[0]))
     assert np.all(up | np.isclose(paper, -Q / (1 - Q)))
     assert abs(paper.sum(axis=0).mean()) < 0.1, "each neuron's target over the classes should average zero"
+
+
+@pytest.mark.parametrize("rate", [0.6, 1.0])
+def test_an_active_rate_is_the_driven_neurons_target_and_the_others_one_spike_per_step_below(rate):
+    """With an active rate rho the paper form's code is rho for the driven neurons and rho - 1 for the others
+    (a target the rate cannot reach, so they are pushed down whenever they fire); same neurons as the code form."""
+    paper = feedback_matrices(spec_with(form="paper", active_rate=rate), np.random.default_rng(3))["hidden1"]
+    code = feedback_matrices(spec_with(), np.random.default_rng(3))["hidden1"]
+    up = code == -reward.kaiming_bound(SIZES[0])
+    np.testing.assert_array_equal(paper, np.where(up, rate, rate - 1.0))
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"active_rate": 0.6}, "form 'code'"),
+        ({"form": "paper", "active_rate": 1.5}, r"lies in \[0, 1\]; got 1.5"),
+        ({"form": "paper", "active_rate": 0.6, "active_fraction": 0.0}, "active fraction 0.0"),
+    ],
+)
+def test_an_active_rate_needs_the_paper_forms_sparse_code(changes, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        spec_with(**changes)
 
 
 @pytest.mark.parametrize(

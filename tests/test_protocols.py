@@ -278,6 +278,25 @@ def test_a_rules_training_defaults_yield_to_the_command_line():
         assert args.receptive_field == 0, argv
 
 
+def test_the_sparse_label_codes_target_rate_is_the_protocols_where_the_paper_form_takes_one():
+    """--active-rate defaults to the protocol's measured value (MNIST 0.6, digits 0: the targets 1 and
+    -q / (1 - q)) only with --form paper and --active-fraction; the command line wins."""
+    sparse = ["--signal", "label", "--form", "paper", "--active-fraction", "0.1"]
+    cases = [
+        (mnist, [], 0.0),
+        (mnist, sparse, 0.6),
+        (mnist, [*sparse, "--active-rate", "0"], 0.0),
+        (mnist, [*sparse[:2], *sparse[4:]], 0.0),
+        (digits, sparse, 0.0),
+        (digits, [*sparse, "--active-rate", "0.8"], 0.8),
+    ]
+    for protocol, argv, expected in cases:
+        parser = cli.build_parser(protocol.__name__.split(".")[-1], protocol.DEFAULTS)
+        args = parser.parse_args(argv)
+        cli.apply_presets(args, cli.given_options(parser, argv), protocol.DEFAULTS)
+        assert args.active_rate == expected, (protocol.__name__, argv)
+
+
 def test_the_paper_preset_gives_the_papers_settings_and_yields_to_the_command_line():
     def settings(protocol, argv):
         parser = cli.build_parser(protocol.__name__.split(".")[-1], protocol.DEFAULTS)
@@ -343,6 +362,11 @@ def test_the_paper_preset_gives_the_papers_settings_and_yields_to_the_command_li
         (["--receptive-field", "4", "--rule", "rstdp", "--topology", "FC_10"], "and a hidden FC layer after them"),
         (["--active-fraction", "0.1", "--signal", "error"], "applies to --signal label with --rule brp, brp-stdp; got"),
         (["--active-fraction", "0.5", "--signal", "label"], "--active-fraction must be below 0.5"),
+        (
+            ["--active-rate", "0.6", "--signal", "label", "--active-fraction", "0.1"],
+            "needs --form paper and --active-fr",
+        ),
+        (["--active-rate", "1.2", "--signal", "label", "--form", "paper", "--active-fraction", "0.1"], "got 1.2 with"),
         (["--decision-neurons", "5"], "--decision-neurons applies to --rule rstdp (a decision among several), not brp"),
         (["--winners", "5", "--rule", "rstdp", "--adaptation", "0.5"], "--winners and --adaptation: the feature layer"),
         (["--batch-size", "0"], "must be a positive int"),
@@ -460,14 +484,19 @@ def test_local_receptive_fields_learn_digits(tmp_path, build_cache):
     assert accuracy["logistic"] >= 0.85, f"logistic regression on local receptive fields: {accuracy['logistic']}"
 
 
-@pytest.mark.parametrize("form, accuracy, rate", [("code", 0.8, 0.3), ("paper", 0.85, 0.1)])
-def test_sparse_label_code_learns_digits_with_fewer_spikes(tmp_path, build_cache, form, accuracy, rate):
+@pytest.mark.parametrize(
+    "form, active_rate, accuracy, rate",
+    [("code", 0.0, 0.8, 0.3), ("paper", 0.0, 0.85, 0.1), ("paper", 0.8, 0.85, 0.06)],
+)
+def test_sparse_label_code_learns_digits_with_fewer_spikes(tmp_path, build_cache, form, active_rate, accuracy, rate):
     """--active-fraction 0.1: the label signal drives a tenth of the hidden neurons to fire per class (the
     zero-mean B^l of the paper drives half). Measured after 4 epochs (chance is 0.1): code form 89 % at a hidden
     rate of 0.20 (92 % at 0.43 with the paper's B^l); paper form, where the code is a target rate of a spike per
-    step, 93 % at 0.063 (91 % at 0.042 with the paper's B^l)."""
+    step, 93 % at 0.063 (91 % at 0.042 with the paper's B^l); with --active-rate 0.8 (targets 0.8 and -0.2)
+    92 % at 0.038."""
     small = ["--epochs", "4", "--topology", "FC_100_FC_10", "--precision", "float32", "--homeostasis", "0"]
-    folder = digits_run(tmp_path, build_cache, "--signal", "label", "--form", form, "--active-fraction", "0.1", *small)
+    code = ["--signal", "label", "--form", form, "--active-fraction", "0.1", "--active-rate", str(active_rate)]
+    folder = digits_run(tmp_path, build_cache, *code, *small)
     test = [r for r in read_metrics(folder) if r["split"] == "test"][-1]
     assert float(test["accuracy"]) >= accuracy, f"digits test accuracy with a sparse label code: {test['accuracy']}"
     assert float(test["rate_hidden1"]) <= rate, f"hidden rate with a sparse label code: {test['rate_hidden1']}"
