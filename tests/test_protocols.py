@@ -279,12 +279,12 @@ def test_a_rules_training_defaults_yield_to_the_command_line():
 
 
 def test_the_sparse_label_codes_target_rate_is_the_protocols_where_the_paper_form_takes_one():
-    """--active-rate defaults to the protocol's measured value (MNIST 0.6, digits 0: the targets 1 and
+    """--active-rate defaults to the protocol's measured value (MNIST 0.65, digits 0: the targets 1 and
     -q / (1 - q)) only with --form paper and --active-fraction; the command line wins."""
     sparse = ["--signal", "label", "--form", "paper", "--active-fraction", "0.1"]
     cases = [
         (mnist, [], 0.0),
-        (mnist, sparse, 0.6),
+        (mnist, sparse, 0.65),
         (mnist, [*sparse, "--active-rate", "0"], 0.0),
         (mnist, [*sparse[:2], *sparse[4:]], 0.0),
         (digits, sparse, 0.0),
