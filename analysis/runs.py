@@ -27,7 +27,6 @@ SETTING_COLUMNS = (
     "active_fraction",
     "active_rate",
     "decision_neurons",
-    "punishment",
     "epochs",
     "limit_train",
     "limit_test",

@@ -133,9 +133,6 @@ class NetworkSpec:
     decision_neurons : int
         Output neurons per class of a rule that takes a decision among several (``rstdp``: neuron i votes
         for class i mod n_classes); 0: the rule's own number (:attr:`models.rules.base.Rule.outputs_per_class`).
-    punishment : float
-        A rule that takes a decision (``rstdp``): the weight p of its punishments, dopamine ``-p h`` for a wrong
-        decision at running hit rate h (1: Mozafari et al.'s scaling, whose expected dopamine is zero).
     receptive_field : int
         Side p of the square patch of the input image (all channels) that each neuron of a fixed first
         hidden FC layer sees: random local receptive fields (Illing, Gerstner & Brea 2019), drawn by
@@ -171,7 +168,6 @@ class NetworkSpec:
     active_fraction: float = 0.0
     active_rate: float = 0.0
     decision_neurons: int = 0
-    punishment: float = 1.0
 
     def __post_init__(self):
         if self.propagation not in propagation.PROPAGATIONS:
@@ -208,11 +204,6 @@ class NetworkSpec:
             raise ValueError(
                 f"decision neurons per class must be >= 0 and need a rule that decides among several "
                 f"(rstdp), got {self.decision_neurons} with rule {self.rule!r}"
-            )
-        if not self.punishment > 0 or (self.punishment != 1 and not rule.decides):
-            raise ValueError(
-                f"the punishment weight must be > 0 and weighs a decision's dopamine (rstdp), got {self.punishment} "
-                f"with rule {self.rule!r}"
             )
         if not 0 <= self.active_fraction < 0.5:
             raise ValueError(f"the active fraction must be in [0, 0.5) (0: zero-mean B), got {self.active_fraction}")
@@ -297,7 +288,6 @@ class NetworkSpec:
             + (f"|homeostasis={self.homeostasis},{self.target_rate!r}" if self.homeostasis else "")
             + (f"|inhibition={self.inhibition!r}" if self.inhibition else "")
             + (f"|winners={self.winners}" if self.winners else "")
-            + (f"|punishment={self.punishment!r}" if self.punishment != 1 else "")
         )
 
 
@@ -386,8 +376,6 @@ def _namespace(spec: NetworkSpec, rule, data: np.ndarray, inputs: RunInputs) -> 
     namespace.update(inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, step_dt=spec.dt, alpha=spec.alpha)
     if spec.homeostasis:
         namespace.update(homeostasis=spec.homeostasis, target_rate=spec.target_rate)
-    if rule.decides:
-        namespace.update(punishment=spec.punishment)
     return namespace | spec.neuron.namespace | optimizers.NAMESPACE | rule.namespace
 
 

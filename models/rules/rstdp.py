@@ -9,10 +9,9 @@ class (neuron i votes for class i mod C), a winner-take-all: every output spike 
 other outputs at the next step (``WTA_INHIBITION``). At each sample's end the reward group
 takes the decision, the output neuron with the most spikes, ties broken by the highest
 membrane potential summed over the sample (none while the output is silent), and releases
-dopamine to the winner only: ``r = 1 - h`` when its class is the label, punishment ``r = -p h``
+dopamine to the winner only: ``r = 1 - h`` when its class is the label, punishment ``r = -h``
 when it is not, where ``h`` is the running hit rate (Mozafari's scaling of reward by misses and
-punishment by hits, which keeps the expected dopamine at zero for p = 1; ``--punishment p``
-weighs the punishments p times more, which measured better on MNIST).
+punishment by hits, which keeps the expected dopamine at zero).
 
 The winner's weights move along its eligibility, normalised: ``w_i += lr r g c_i / |c_i|``
 (gradient ``-r g c_i / |c_i|``, SGD), and every decision neuron's weight vector is then centred
@@ -65,13 +64,12 @@ winner : 1  # 1 if this output neuron won (the decision): most spikes, ties brok
 correct : 1  # 1 if the decision's class is the label (the same in every neuron)
 decided : 1  # 1 if there is a decision
 hit_rate : 1  # running fraction of correct decisions over recent training samples
-reward : 1  # dopamine: 1 - hit_rate for a correct decision, -punishment * hit_rate for a wrong one, 0 none
+reward : 1  # dopamine: 1 - hit_rate for a correct decision, -hit_rate for a wrong one, 0 none
 """
 # Mozafari et al. (2019) scale reward by the misses and punishment by the hits, so that the expected
-# dopamine is zero whatever the accuracy (otherwise early punishments silence the network); ``punishment``
-# (NetworkSpec.punishment, 1: theirs) weighs the punishments more.
+# dopamine is zero whatever the accuracy (otherwise early punishments silence the network).
 REWARD_CODE = f"""
-reward = decided * (correct * (1 - hit_rate) - (1 - correct) * punishment * hit_rate)
+reward = decided * (correct * (1 - hit_rate) - (1 - correct) * hit_rate)
 hit_rate += int(split_prev(t) == 1) * decided * (correct - hit_rate) / {HIT_RATE_WINDOW}
 """
 # A rival beats this output neuron if it spiked more, or as often with a summed potential as high.
