@@ -222,7 +222,7 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
         type=positive(float, zero_allowed=True),
         default=0.0,
         help="label signal: the fraction of each hidden layer's neurons that a class's reward drives to fire "
-        "(B^l becomes a sparse code, with --form paper a target of a spike per step for them; 0: the zero-mean "
+        "(B^l becomes a sparse code, with --form paper the target rates of --active-rate; 0: the zero-mean "
         "B^l, which drives half of them, the paper's)",
     )
     p.add_argument(
