@@ -118,8 +118,20 @@ def run_processes(runs_dir):
     return found
 
 
-def gone(procs):
-    return all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in procs)
+def gone(procs, timeout: float = 30.0):
+    """Whether every process has ended (or is a zombie) within ``timeout`` s: a run orphaned by a killed worker
+    gets SIGTERM from the kernel (PR_SET_PDEATHSIG), and its Python handler runs between bytecodes, so it may
+    still be ending when the sweep has already reported the worker's death."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in procs):
+                return True
+        except psutil.NoSuchProcess:
+            continue
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 class Background(threading.Thread):
