@@ -27,6 +27,8 @@ SETTING_COLUMNS = (
     "active_fraction",
     "active_rate",
     "decision_neurons",
+    "punishment",
+    "orthogonal_readout",
     "epochs",
     "limit_train",
     "limit_test",

@@ -133,6 +133,13 @@ class NetworkSpec:
     decision_neurons : int
         Output neurons per class of a rule that takes a decision among several (``rstdp``: neuron i votes
         for class i mod n_classes); 0: the rule's own number (:attr:`models.rules.base.Rule.outputs_per_class`).
+    punishment : float
+        A rule that takes a decision (``rstdp``): the weight p of its punishments, dopamine ``-p h`` for a wrong
+        decision at running hit rate h (1: Mozafari et al.'s scaling, whose expected dopamine is zero).
+    orthogonal_readout : bool
+        ``rstdp``: keep each decision neuron's weight vector orthogonal to the mean spike counts of the layer
+        below over the run's training samples so far (besides centring it), so that the drive of an average
+        sample is zero whatever the dopamine's mean (:mod:`models.rules.rstdp`).
     receptive_field : int
         Side p of the square patch of the input image (all channels) that each neuron of a fixed first
         hidden FC layer sees: random local receptive fields (Illing, Gerstner & Brea 2019), drawn by
@@ -168,6 +175,8 @@ class NetworkSpec:
     active_fraction: float = 0.0
     active_rate: float = 0.0
     decision_neurons: int = 0
+    punishment: float = 1.0
+    orthogonal_readout: bool = False
 
     def __post_init__(self):
         if self.propagation not in propagation.PROPAGATIONS:
@@ -205,6 +214,13 @@ class NetworkSpec:
                 f"decision neurons per class must be >= 0 and need a rule that decides among several "
                 f"(rstdp), got {self.decision_neurons} with rule {self.rule!r}"
             )
+        if not self.punishment > 0 or (self.punishment != 1 and not rule.decides):
+            raise ValueError(
+                f"the punishment weight must be > 0 and weighs a decision's dopamine (rstdp), got {self.punishment} "
+                f"with rule {self.rule!r}"
+            )
+        if self.orthogonal_readout and not rule.decides:
+            raise ValueError(f"the orthogonal readout applies to a rule's decision layer (rstdp), not {self.rule!r}")
         if not 0 <= self.active_fraction < 0.5:
             raise ValueError(f"the active fraction must be in [0, 0.5) (0: zero-mean B), got {self.active_fraction}")
         if self.active_fraction and (self.signal != "label" or not rule.hidden_feedback):
@@ -288,6 +304,8 @@ class NetworkSpec:
             + (f"|homeostasis={self.homeostasis},{self.target_rate!r}" if self.homeostasis else "")
             + (f"|inhibition={self.inhibition!r}" if self.inhibition else "")
             + (f"|winners={self.winners}" if self.winners else "")
+            + (f"|punishment={self.punishment!r}" if self.punishment != 1 else "")
+            + ("|orthogonal_readout" if self.orthogonal_readout else "")
         )
 
 
@@ -376,6 +394,8 @@ def _namespace(spec: NetworkSpec, rule, data: np.ndarray, inputs: RunInputs) -> 
     namespace.update(inv_T=1.0 / spec.T, T_steps=spec.T, sample_duration=T, step_dt=spec.dt, alpha=spec.alpha)
     if spec.homeostasis:
         namespace.update(homeostasis=spec.homeostasis, target_rate=spec.target_rate)
+    if rule.decides:
+        namespace.update(punishment=spec.punishment)
     return namespace | spec.neuron.namespace | optimizers.NAMESPACE | rule.namespace
 
 
@@ -389,7 +409,7 @@ def _spike_traces(spec: NetworkSpec, rule) -> list[bool]:
     where a label-free feature layer learns from it."""
     stages = spec.stages
     pairs = [
-        stage.kind in ("dense", "output") and rule.learns(stage) and rule.synapses(stage, pre_stage)[1].pairs
+        stage.kind in ("dense", "output") and rule.learns(stage) and rule.synapses(stage, pre_stage, spec)[1].pairs
         for pre_stage, stage in zip(stages, stages[1:])
     ]
     pairs = [False, *pairs, False]
@@ -480,7 +500,7 @@ def _trained_layer(spec: NetworkSpec, rule, wiring: Wiring, previous, pre_stage,
         objects += shared
         learned = {kernel: ("w", "w_m", "w_v"), channel: ("bias", "bias_m", "bias_v")}
     else:
-        synapse_model, plasticity = rule.synapses(stage, pre_stage) if learns else (None, None)
+        synapse_model, plasticity = rule.synapses(stage, pre_stage, spec) if learns else (None, None)
         if label_free:  # the input norm is linked into the layer before its synapses read it
             synapse_model, plasticity = Equations("w : 1"), features.plasticity()
             objects += features.objects(previous, layer, stage.position)

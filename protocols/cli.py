@@ -240,6 +240,19 @@ def build_parser(protocol: str, defaults: ProtocolDefaults, raise_errors: bool =
         help="rstdp: output neurons per class (neuron i votes for class i mod C; 0: the rule's 10)",
     )
     p.add_argument(
+        "--punishment",
+        type=positive(float),
+        default=1.0,
+        help="rstdp: the weight p of a wrong decision's dopamine, -p times the running hit rate (1: Mozafari et "
+        "al.'s scaling, whose expected dopamine is zero)",
+    )
+    p.add_argument(
+        "--orthogonal-readout",
+        action="store_true",
+        help="rstdp: keep each decision neuron's weights orthogonal to the mean spike counts of the layer below, "
+        "so that weighted punishments (--punishment > 1) cannot silence the decision layer",
+    )
+    p.add_argument(
         "--receptive-field",
         type=positive(int, zero_allowed=True),
         default=0,
@@ -334,6 +347,8 @@ SETTINGS = (
     "active_fraction",
     "active_rate",
     "decision_neurons",
+    "punishment",
+    "orthogonal_readout",
     "T",
     "alpha",
     "lr",
@@ -507,6 +522,12 @@ def prepare(protocol, load, args) -> Problem:
     if args.decision_neurons and rules.get(args.rule).outputs_per_class == 1:
         takers = ", ".join(name for name, rule in rules.registry().items() if rule.outputs_per_class > 1)
         raise UsageError(f"--decision-neurons applies to --rule {takers} (a decision among several), not {args.rule}")
+    if args.punishment != 1 and not rules.get(args.rule).decides:
+        takers = ", ".join(name for name, rule in rules.registry().items() if rule.decides)
+        raise UsageError(f"--punishment applies to --rule {takers} (a decision's dopamine), not {args.rule}")
+    if args.orthogonal_readout and not rules.get(args.rule).decides:
+        takers = ", ".join(name for name, rule in rules.registry().items() if rule.decides)
+        raise UsageError(f"--orthogonal-readout applies to --rule {takers} (a decision layer), not {args.rule}")
     if args.receptive_field:
         check_receptive_field(args, dataset.input_shape, convs, sizes)
     if args.active_fraction and not (
@@ -547,6 +568,8 @@ def prepare(protocol, load, args) -> Problem:
         active_fraction=args.active_fraction,
         active_rate=args.active_rate,
         decision_neurons=args.decision_neurons,
+        punishment=args.punishment,
+        orthogonal_readout=args.orthogonal_readout,
         alpha=args.alpha,
         signal=args.signal,
         form=args.form,

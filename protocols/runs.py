@@ -48,6 +48,8 @@ ADDED_OFF = {
     "active_fraction": 0.0,
     "active_rate": 0.0,
     "decision_neurons": 0,
+    "punishment": 1.0,  # Mozafari's scaling, the only one before the setting
+    "orthogonal_readout": False,
 }
 
 PACKAGES = ("brian2", "numpy", "scipy", "scikit-learn", "pandas")

@@ -68,16 +68,18 @@ def layer_weights(state):
     return [state["input_hidden1.w"].reshape(N_IN, SIZES[0]), state["hidden1_output.w"].reshape(SIZES[0], -1)]
 
 
-def reference_update(rasters, labels, state, feedback, rule, lr):
+def reference_update(rasters, labels, state, feedback, rule, lr, punishment=1.0, orthogonal=False):
     W = layer_weights(state)
     b = [state["hidden1.bias"], state["output.bias"]]
     grads = [np.zeros_like(W[0]), np.zeros_like(W[1]), np.zeros_like(b[0]), np.zeros_like(b[1])]
     hit_rate = 0.0
+    hidden_spikes = np.zeros(SIZES[0])  # m: the hidden spike counts over the training samples so far
     inhibition = rstdp.WTA_INHIBITION if rule == "rstdp" else 0.0
     for raster, label in zip(rasters, labels):
         potentials = []
         spikes, gates, vsum = forward(raster, W, b, inhibition, potentials)
         counts = [s.sum(axis=0) for s in spikes]
+        hidden_spikes += counts[1]
         # BRP-STDP: a hidden spike potentiates only from inside eq. 10's window, v < v_th + a = 1 (mV)
         window = (potentials[0] < 1.0).astype(float) if rule == "brp-stdp" else None
         c = [eligibility(spikes[0], spikes[1], window), eligibility(spikes[1], spikes[2])]
@@ -96,36 +98,50 @@ def reference_update(rasters, labels, state, feedback, rule, lr):
             winner = ((beaten == 0) & (y > 0)).astype(float)
             votes_for_label = np.arange(len(y)) % SIZES[1] == label  # output neuron k votes for class k mod C
             decided, correct = winner.sum(), winner[votes_for_label].sum()
-            reward = decided * (correct * (1 - hit_rate) - (1 - correct) * hit_rate)
+            reward = decided * (correct * (1 - hit_rate) - (1 - correct) * punishment * hit_rate)
             hit_rate += decided * (correct - hit_rate) / rstdp.HIT_RATE_WINDOW
             norm = np.linalg.norm(c[1], axis=0)  # each output neuron's eligibility row
             grads[1] -= reward * winner * rstdp.WEIGHT_NORM * c[1] / np.where(norm > 0, norm, 1.0)
     keys = ["input_hidden1.w", "hidden1_output.w", "hidden1.bias", "output.bias"]
     params = [W[0], W[1], b[0], b[1]]
     updated = [p - lr * g / len(labels) for p, g in zip(params, grads)]
-    if rule == "rstdp":  # then every output neuron's weights are centred and scaled to norm g
+    if rule == "rstdp":  # then every output neuron's weights are centred (and, orthogonal, have their component
+        # along the centred m of unit length removed) and scaled to norm g
         centred = updated[1] - updated[1].mean(axis=0)
+        if orthogonal:
+            u = hidden_spikes - hidden_spikes.mean()
+            u /= np.linalg.norm(u)
+            centred -= np.outer(u, u @ centred)
         updated[1] = centred * rstdp.WEIGHT_NORM / np.linalg.norm(centred, axis=0)
     return {key: p.ravel() for key, p in zip(keys, updated)}
 
 
 @pytest.mark.parametrize(
-    "rule, seed, drive, decision_neurons, target",
-    [("brp-stdp", 7, 0.6, 0, "runtime"), ("rstdp", 2, 0.6, 0, "runtime"), ("rstdp", 3, 0.6, 0, "runtime")]
-    + [("rstdp", 4, 0.6, 0, "runtime"), ("rstdp", 5, 1.0, 0, "runtime"), ("rstdp", 6, 1.0, 3, "runtime")]
-    + compiled_cases(("brp-stdp", 7, 0.6, 0)),
+    "rule, seed, drive, decision_neurons, punishment, orthogonal, target",
+    [
+        ("brp-stdp", 7, 0.6, 0, 1.0, False, "runtime"),
+        ("rstdp", 2, 0.6, 0, 1.0, False, "runtime"),
+        ("rstdp", 3, 0.6, 0, 1.0, False, "runtime"),
+    ]
+    + [("rstdp", 4, 0.6, 0, 1.0, False, "runtime"), ("rstdp", 5, 1.0, 0, 1.0, False, "runtime")]
+    + [("rstdp", 6, 1.0, 3, 1.0, False, "runtime"), ("rstdp", 6, 1.0, 3, 2.0, False, "runtime")]
+    + [("rstdp", 6, 1.0, 3, 2.0, True, "runtime")]
+    + compiled_cases(("brp-stdp", 7, 0.6, 0, 1.0, False), ("rstdp", 6, 1.0, 3, 2.0, True)),
 )
-def test_minibatch_update_matches_numpy_reference(rule, seed, drive, decision_neurons, target, build_cache):
+def test_minibatch_update_matches_numpy_reference(
+    rule, seed, drive, decision_neurons, punishment, orthogonal, target, build_cache
+):
     """``drive`` scales the output weights: at 1.0 several outputs spike, so the winner-take-all acts;
-    ``decision_neurons`` per class (0: the rule's). On the runtime device, and compiled (queue-free and Brian2's
-    propagation) for BRP-STDP."""
+    ``decision_neurons`` per class (0: the rule's); ``punishment`` weighs a wrong decision's dopamine; ``orthogonal``
+    keeps the decision weights orthogonal to the hidden layer's mean counts. On the runtime device, and compiled
+    (queue-free and Brian2's propagation) for BRP-STDP and the orthogonal readout."""
     rng = np.random.default_rng(seed)
     brian_seed(seed)  # the encoder's random numbers: the decision (and so the dopamine) depends on them
     data = rng.uniform(0.3, 1.0, (3, N_IN))
     labels = np.array([1, 2, 0])
     spec = NetworkSpec(
         n_inputs=N_IN, sizes=SIZES, n_rows=3, n_slots=3, T=T, optimizer="sgd", batch_size=2, rule=rule,
-        decision_neurons=decision_neurons,
+        decision_neurons=decision_neurons, punishment=punishment, orthogonal_readout=orthogonal,
     )  # fmt: skip
     if decision_neurons:
         assert spec.n_outputs == SIZES[1] * decision_neurons
@@ -146,7 +162,13 @@ def test_minibatch_update_matches_numpy_reference(rule, seed, drive, decision_ne
 
     arrays = simulate(make_network, target, build_cache, f"{spec.key()}|stdp reference", seed)
     rasters = sample_rasters(arrays, "input_spikes", 2, T, N_IN)
-    expected = reference_update(rasters, labels[:2], state, feedback, rule, lr)
+    expected = reference_update(rasters, labels[:2], state, feedback, rule, lr, punishment, orthogonal)
+    if punishment != 1:  # the case punishes a wrong decision, so its weight shows in the update
+        scaled = reference_update(rasters, labels[:2], state, feedback, rule, lr, 1.0, orthogonal)["hidden1_output.w"]
+        assert np.max(np.abs(scaled - expected["hidden1_output.w"])) > 1e-6, "no wrong decision to punish"
+    if orthogonal:  # the projection moves the weights, and leaves them orthogonal to the centred hidden counts
+        plain = reference_update(rasters, labels[:2], state, feedback, rule, lr, punishment)["hidden1_output.w"]
+        assert np.max(np.abs(plain - expected["hidden1_output.w"])) > 1e-6, "the projection should change the weights"
     W = layer_weights(state)
     b = [state["hidden1.bias"], state["output.bias"]]
     if rule == "brp-stdp":  # the window gates some hidden spikes, not all: the case tests the gate

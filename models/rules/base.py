@@ -91,8 +91,8 @@ class Rule:
         """Variables of a learning layer (bias, feedback, optimizer state, third factor)."""
         raise NotImplementedError
 
-    def synapses(self, stage, pre_stage) -> tuple[Equations, Plasticity]:
-        """Model and plasticity of the learning synapses into ``stage`` from ``pre_stage``."""
+    def synapses(self, stage, pre_stage, spec) -> tuple[Equations, Plasticity]:
+        """Model and plasticity of the learning synapses into ``stage`` from ``pre_stage`` (in network ``spec``)."""
         raise NotImplementedError
 
     def integrate_code(self, stage) -> str:

@@ -57,7 +57,7 @@ class PseudoBP(brp.BRP):
     def neuron_equations(self, stage) -> Equations:
         return neuron_equations()
 
-    def synapses(self, stage, pre_stage):
+    def synapses(self, stage, pre_stage, spec):
         return synapse_equations(backward(pre_stage)), Plasticity()
 
     def delta_code(self, stage, form: str) -> str:

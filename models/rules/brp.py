@@ -108,7 +108,7 @@ class BRP(Rule):
     def neuron_equations(self, stage) -> Equations:
         return neuron_equations()
 
-    def synapses(self, stage, pre_stage):
+    def synapses(self, stage, pre_stage, spec):
         return synapse_equations(), Plasticity()
 
     def delta_code(self, stage, form: str) -> str:

@@ -50,9 +50,9 @@ class BRPSTDP(brp.BRP):
         hidden = Equations(WINDOW_VARIABLE) if stage.kind != "output" else Equations("")
         return brp.neuron_equations() + Equations(ERROR_VARIABLE) + hidden
 
-    def synapses(self, stage, pre_stage):
+    def synapses(self, stage, pre_stage, spec):
         if stage.kind == "output":
-            return super().synapses(stage, pre_stage)
+            return super().synapses(stage, pre_stage, spec)
         return stdp.synapse_equations(), stdp.pairing(ACCUMULATE, GATED_ON_POST)
 
     def integrate_code(self, stage) -> str:
