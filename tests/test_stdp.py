@@ -1,5 +1,6 @@
 """STDP-based rules (dopamine-modulated STDP, BRP-STDP): one minibatch in Brian2 against a numpy reference."""
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -216,3 +217,23 @@ def test_conductance_based_readout_sums_its_potential_in_mV():
     expected = potential.v[:, :T].sum(axis=1) / mV  # the potential the threshold sees, in the first sample
     np.testing.assert_allclose(net["readout"].vsum[:, 1], expected, rtol=1e-9)
     assert np.all(np.abs(expected) > 0)
+
+
+@pytest.mark.parametrize(
+    "settings, fragment",
+    [
+        ({"rule": "brp", "orthogonal_readout": True}, "the orthogonal readout applies to a rule's decision layer"),
+        ({"rule": "brp", "punishment": 2.0}, "weighs a decision's dopamine (rstdp), got 2.0 with rule 'brp'"),
+        ({"rule": "rstdp", "punishment": 0.0}, "the punishment weight must be > 0"),
+    ],
+)
+def test_decision_settings_need_a_deciding_rule(settings, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        NetworkSpec(n_inputs=N_IN, sizes=SIZES, n_rows=3, n_slots=3, T=T, **settings)
+
+
+def test_decision_settings_change_the_compiled_structure():
+    """A build made without the weighted punishment or the orthogonal readout is never reused for them."""
+    base = NetworkSpec(n_inputs=N_IN, sizes=SIZES, n_rows=3, n_slots=3, T=T, rule="rstdp")
+    keys = {replace(base, **settings).key() for settings in ({}, {"punishment": 2.0}, {"orthogonal_readout": True})}
+    assert len(keys) == 3
