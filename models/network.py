@@ -138,7 +138,7 @@ class NetworkSpec:
         decision at running hit rate h (1: Mozafari et al.'s scaling, whose expected dopamine is zero).
     orthogonal_readout : bool
         ``rstdp``: keep each decision neuron's weight vector orthogonal to the mean spike counts of the layer
-        below over the run's training samples so far (besides centring it), so that the drive of an average
+        below over the epoch's training samples so far (besides centring it), so that the drive of an average
         sample is zero whatever the dopamine's mean (:mod:`models.rules.rstdp`).
     receptive_field : int
         Side p of the square patch of the input image (all channels) that each neuron of a fixed first

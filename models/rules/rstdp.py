@@ -12,7 +12,8 @@ membrane potential summed over the sample (none while the output is silent), and
 dopamine to the winner only: ``r = 1 - h`` when its class is the label, punishment ``r = -p h``
 when it is not, where ``h`` is the running hit rate (Mozafari's scaling of reward by misses and
 punishment by hits, which keeps the expected dopamine at zero for p = 1; ``--punishment p``
-weighs the punishments p times more, which measured better on MNIST).
+weighs the punishments p times more: with the orthogonal readout below, p = 2 measured better on MNIST
+with 4,000 local fields, and no better at the protocols' default sizes).
 
 The winner's weights move along its eligibility, normalised: ``w_i += lr r g c_i / |c_i|``
 (gradient ``-r g c_i / |c_i|``, SGD), and every decision neuron's weight vector is then centred
@@ -20,7 +21,7 @@ and scaled back to norm ``g`` (``WEIGHT_NORM``), the weight normalisation of Die
 that keeps one neuron from winning everything. The step size decays per epoch (``--lr-decay``).
 
 With ``--orthogonal-readout`` the weight vectors are also kept orthogonal to the mean spike counts ``m`` of
-the layer below (``spikes_train``, over the run's training samples so far): ``w -= (w . u) u`` with ``u``
+the layer below (``spikes_train``, over the epoch's training samples so far): ``w -= (w . u) u`` with ``u``
 the centred ``m`` of unit length, before the scaling. An average sample then drives every decision neuron
 by zero, whatever the dopamine's mean; without it, punishments weighted more than Mozafari's (``p > 1``,
 expected dopamine below zero) turn every winner away from the average input until the layer falls silent.
