@@ -56,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--target-rate", type=float, default=10.0, help="the homeostatic target rate in Hz")
     p.add_argument("--inhibition", type=float, default=0.0, help="lateral inhibition in hidden FC layers (0: none)")
     p.add_argument("--winners", type=int, default=0, help="rstdp: label-free feature layers with K winners per step")
+    p.add_argument(
+        "--orthogonal-readout", action="store_true", help="rstdp: decision weights orthogonal to the mean hidden counts"
+    )
     p.add_argument("--pooling", choices=POOLINGS, default="avg")
     p.add_argument("--T", type=int, default=20)
     p.add_argument("--no-record", action="store_true", help="without the firing-statistics recording")
@@ -76,6 +79,7 @@ def network_spec(args) -> NetworkSpec:
         target_rate=args.target_rate * Hz,
         inhibition=args.inhibition,
         winners=args.winners,
+        orthogonal_readout=args.orthogonal_readout,
         signal=args.signal,
         form=args.form,
         optimizer=args.optimizer,

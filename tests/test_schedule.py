@@ -87,6 +87,18 @@ def test_every_rule_keeps_the_per_step_and_sample_end_order(rule, extra, feedbac
         assert_before(order, *steps, "hidden2_output_normalise", "output_reset")
 
 
+def test_orthogonal_readout_sums_the_hidden_counts_after_their_statistics():
+    """rstdp --orthogonal-readout: the hidden layer's training counts take this sample before the decision synapses
+    sum them with the updated weights, and the normalisation reads those sums."""
+    spec, network = built("--topology", "FC_6_FC_3", "--input-shape", "8", "--rule", "rstdp", "--orthogonal-readout")
+    order = [obj.name for obj in network.sorted_objects]
+    sums = [f"hidden1_output_summed_variable_{name}_post" for name in ("w_dot_m", "m_sum", "m_norm2")]
+    for name in sums:
+        assert_before(order, "hidden1_statistics", "hidden1_output_apply", name, "hidden1_output_normalise")
+    plain = [obj.name for obj in built("--topology", "FC_6_FC_3", "--input-shape", "8", "--rule", "rstdp")[1].objects]
+    assert not set(sums) & set(plain), "the sums exist only with the orthogonal readout"
+
+
 def test_feature_layer_ranks_its_neurons_between_the_input_and_the_threshold():
     """rstdp --winners: the input's traces and their norm, this step's input, then the rank, the threshold, and
     the instar update after the spikes of the step, each once per step."""
